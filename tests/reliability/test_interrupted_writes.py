@@ -490,19 +490,16 @@ def test_add_levels_interrupted_leaves_the_image_as_it_was(
     from visor_xarray.write import writer
 
     before_attrs = (sample / RAW / f"{TARGET}.zarr" / "zarr.json").read_bytes()
-    original = writer._store_aligned
-    calls = {"n": 0}
+    original = writer._store_shards
 
-    def fail_second(*args: Any, **kwargs: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        original(*args, **kwargs)
+    def fail_after_first_level(pieces: Any) -> None:
+        original(pieces[:1])  # level 2 is written, then the user presses Ctrl-C
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(writer, "_store_aligned", fail_second)
+    monkeypatch.setattr(writer, "_store_shards", fail_after_first_level)
     with pytest.raises(KeyboardInterrupt):
         add_levels(sample, image_type="raw", name=TARGET, levels=4)
-    monkeypatch.setattr(writer, "_store_aligned", original)
+    monkeypatch.setattr(writer, "_store_shards", original)
     assert (sample / RAW / f"{TARGET}.zarr" / "zarr.json").read_bytes() == before_attrs
     assert VsrStore(sample).levels("raw", TARGET) == ("0", "1")
     problems = validate(sample)

@@ -14,6 +14,7 @@ import numpy as np
 
 from visor_xarray.api import Image
 from visor_xarray.store import VsrStore
+from visor_xarray.write.pyramid import block_reduce
 
 __all__ = ["channel_entry", "image_attributes", "make_sample", "synthetic_volume"]
 
@@ -176,22 +177,6 @@ def synthetic_volume(
     return out
 
 
-def _block_mean(data: np.ndarray, factors: Sequence[int]) -> np.ndarray:
-    """Block mean with partial edge blocks averaged over the voxels they have."""
-    out = data.astype(np.float64)
-    for axis, factor in enumerate(factors):
-        if factor == 1:
-            continue
-        size = out.shape[axis]
-        starts = np.arange(0, size, factor)
-        sums = np.add.reduceat(out, starts, axis=axis)
-        counts = np.minimum(starts + factor, size) - starts
-        shape = [1] * out.ndim
-        shape[axis] = len(counts)
-        out = sums / counts.reshape(shape)
-    return np.rint(out).astype(data.dtype) if data.dtype.kind in "ui" else out.astype(data.dtype)
-
-
 def make_sample(
     path: str | Path,
     *,
@@ -266,7 +251,7 @@ def make_sample(
     image = Image(path, type=image_type, name=name, mode="w")
     ones = [1] * len(lead)
     for level, level_factors in enumerate(factors):
-        level_data = _block_mean(data, [*ones, *level_factors])
+        level_data = block_reduce(data, [*ones, *level_factors])
         array = image.create(
             resolution=level,
             dtype=dtype,

@@ -4,10 +4,12 @@ Why whole shards: the zarrs pipeline rewrites an entire shard on any partial-sha
 (it decodes the whole shard, updates it and re-encodes it; zarrs-python 0.2.3,
 ``store_chunk_subset_bytes``). So every write task here owns exactly one shard and hands
 zarrs the complete shard: level 0 is streamed from the source rechunked to the shard
-grid, each coarser level is computed from the level written just before it (read back
-from disk in shard-sized pieces), and region writes that cover part of a shard merge
-with the stored shard in memory first. One task never shares a shard with another, so
-tasks can run in parallel threads or on a dask.distributed cluster.
+grid; each coarser level is computed from the level before it while that level's
+shard-sized blocks are in memory (one dask graph for all levels, so level 0 is never read
+back; ``add_levels`` reads the coarsest stored level in shard-footprint pieces); and
+region writes that cover part of a shard merge with the stored shard in memory first.
+One task never shares a shard with another, so tasks can run in parallel threads or on a
+dask.distributed cluster.
 
 Memory: a task holds its decoded shard plus the source block it came from; the peak of
 a write is about ``workers * shard_bytes * PEAK_FACTOR`` (see :func:`predicted_peak`).
@@ -233,15 +235,21 @@ def _from_array(values: Any, chunks: Any = "auto") -> da.Array:
     return result
 
 
-def _store_aligned(source: da.Array, target: zarr.Array[Any], shards: Sequence[int]) -> None:
-    """Write a dask array whose chunks are the shard grid: one task per shard.
+def _store_shards(pieces: Sequence[tuple[da.Array, zarr.Array[Any]]]) -> None:
+    """Write dask arrays whose chunks are each target's shard grid: one task per shard.
 
-    ``target`` is a :class:`visor_xarray.zarr_io.SafeArray`: each task's shard is encoded in
-    a scratch directory and renamed onto its key, so a killed task never truncates a shard.
+    All pieces go into one graph, so a level computed from the level before it in memory
+    (a pyramid) shares that level's blocks instead of reading them back from disk. Each
+    target is a :class:`visor_xarray.zarr_io.SafeArray`: a task's shard is encoded in a
+    scratch directory and renamed onto its key, so a killed task never truncates a shard.
     """
-    blocks: Any = source
-    rechunked = blocks.rechunk(_shard_grid(source.shape, shards))
-    da.store(rechunked, cast(Any, target), lock=False, compute=True)
+    sources: list[Any] = []
+    targets: list[Any] = []
+    for data, target in pieces:
+        grid = _shard_grid(data.shape, target.shards or target.chunks)
+        sources.append(cast(Any, data).rechunk(grid))
+        targets.append(target)
+    da.store(sources, targets, lock=False, compute=True)
 
 
 def _level_shards(
@@ -388,23 +396,29 @@ def write_dataarray(
                 attrs=image_attrs,
             )
             target = guard_writes(target, *guard)
-            _store_aligned(cast(Any, source).astype(dtype, copy=False), target, shards)
-            reports.append(LevelReport("0", tuple(array.shape), shards, chunks))
-            reports.extend(
-                _write_levels(
-                    store,
-                    image_type,
-                    name,
-                    image_attrs,
-                    target,
-                    factors,
-                    shards,
-                    chunks,
-                    compressors,
-                    method,
-                    guard=guard,
-                )
+            level0 = (
+                cast(Any, source)
+                .astype(dtype, copy=False)
+                .rechunk(_shard_grid(array.shape, shards))
             )
+            # Coarser levels come from level 0's shards while they are in memory: no
+            # read-back of level 0, and each level is computed from the one before it.
+            pieces, level_reports = _pyramid_levels(
+                store,
+                image_type,
+                name,
+                image_attrs,
+                level0,
+                factors,
+                shards,
+                chunks,
+                compressors,
+                method,
+                guard=guard,
+            )
+            _store_shards([(level0, target), *pieces])
+            reports.append(LevelReport("0", tuple(array.shape), shards, chunks))
+            reports.extend(level_reports)
     return WriteReport(
         path=store.path,
         image_type=image_type,
@@ -416,12 +430,12 @@ def write_dataarray(
     )
 
 
-def _write_levels(
+def _pyramid_levels(
     store: VsrStore,
     image_type: str,
     name: str,
     image_attrs: ImageAttrs,
-    previous: zarr.Array[Any],
+    base: da.Array,
     factors: Sequence[Sequence[int]],
     shard0: Sequence[int],
     chunks: Sequence[int],
@@ -429,15 +443,21 @@ def _write_levels(
     method: str,
     first_level: int = 1,
     guard: tuple[Path, str] | None = None,
-) -> list[LevelReport]:
-    """Write coarser levels, each from the one written before it (read back shard-wise).
+) -> tuple[list[tuple[da.Array, zarr.Array[Any]]], list[LevelReport]]:
+    """Create the coarser level arrays and their lazy data, each from the level before it.
 
-    ``guard`` (image directory, marker token) stops shard commits once the write fails.
+    ``base`` is the data of level ``first_level - 1``: the level-0 source being written
+    (the pyramid is then computed from its in-memory shards) or a stored level read back
+    in shard-footprint pieces (``add_levels``). ``guard`` (image directory, marker token)
+    stops shard commits once the write fails. Returns ``(data, target)`` pairs for
+    :func:`_store_shards` and the level reports.
     """
+    pieces: list[tuple[da.Array, zarr.Array[Any]]] = []
     reports = []
     cumulative = np.ones(len(shard0), dtype=np.int64)
     for offset in range(first_level - 1):
         cumulative *= np.asarray(factors[offset])
+    previous = base
     for level in range(first_level, len(factors) + 1):
         step = factors[level - 1]
         cumulative = cumulative * np.asarray(step)
@@ -458,14 +478,10 @@ def _write_levels(
         )
         if guard is not None:
             target = guard_writes(target, *guard)
-        # input pieces = one output shard's footprint in the previous level
-        source = _from_array(
-            previous, chunks=tuple(s * f for s, f in zip(shards, step, strict=True))
-        )
-        _store_aligned(downsample(source, step, method), target, shards)
+        previous = downsample(previous, step, method)
+        pieces.append((previous, target))
         reports.append(LevelReport(str(level), shape, shards, level_chunks))
-        previous = target
-    return reports
+    return pieces, reports
 
 
 class _progress:
@@ -571,14 +587,26 @@ def add_levels(
         )
         level0 = store.level_array(image_type, name, multiscale.level_paths[0], attrs=attrs)
         shard0 = level0.shards or level0.chunks
+        # The first new level reads the coarsest stored one in pieces of one output
+        # shard's footprint; the levels after it come from that in memory.
+        step = all_factors[existing - 1]
+        first_shards = _level_shards(
+            shard0,
+            (old_scales[-1] / old_scales[0] * np.asarray(step)).round().astype(int).tolist(),
+            level0.chunks,
+            tuple(-(-n // f) for n, f in zip(last.shape, step, strict=True)),
+        )
+        base = _from_array(
+            last, chunks=tuple(s * f for s, f in zip(first_shards, step, strict=True))
+        )
         # New levels first, metadata last: a killed run leaves the image as it was (plus
         # unlisted level arrays that the next run overwrites).
-        reports = _write_levels(
+        pieces, reports = _pyramid_levels(
             store,
             image_type,
             name,
             updated,
-            last,
+            base,
             all_factors,
             shard0,
             level0.chunks,
@@ -587,6 +615,7 @@ def add_levels(
             first_level=existing,
             guard=(directory, marker["token"]),
         )
+        _store_shards(pieces)
         store.write_image_attrs(image_type, name, updated)
     itemsize = np.dtype(level0.dtype).itemsize
     return WriteReport(

@@ -24,7 +24,7 @@ from visor_xarray.errors import (
 )
 from visor_xarray.schema import ImageAttrs, check_array_matches, parse_image_attrs
 from visor_xarray.store import IMAGE_MODES, VsrStore
-from visor_xarray.zarr_io import check_dtype
+from visor_xarray.zarr_io.levels import check_dtype
 
 __all__ = [
     "Image",

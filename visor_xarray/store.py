@@ -39,13 +39,9 @@ from visor_xarray.schema import (
     parse_selection,
     parse_transform_list,
 )
-from visor_xarray.zarr_io import (
-    create_level_array,
-    open_level_array,
-    read_json,
-    sample_lock,
-    write_json_atomic,
-)
+from visor_xarray.zarr_io.atomic_files import read_json, write_json_atomic
+from visor_xarray.zarr_io.levels import create_level_array, open_level_array
+from visor_xarray.zarr_io.lock import sample_lock
 
 __all__ = ["ImageMode", "SampleMode", "VsrStore"]
 

@@ -29,14 +29,13 @@ from visor_xarray.errors import CorruptDataError, MetadataError, NotAVsrError, V
 from visor_xarray.options import set_options
 from visor_xarray.schema import ImageAttrs
 from visor_xarray.store import VsrStore
-from visor_xarray.zarr_io import (
-    LOCK_FILE,
+from visor_xarray.zarr_io.corruption import _sharding, shard_index_problem
+from visor_xarray.zarr_io.lock import LOCK_FILE
+from visor_xarray.zarr_io.markers import (
     WRITE_MARKER,
-    _sharding,
     marker_is_stale,
     read_write_marker,
     scratch_dirs,
-    shard_index_problem,
 )
 
 __all__ = ["Problem", "Severity", "resolve_source", "validate"]
@@ -173,16 +172,22 @@ class _Checker:
             self.add(self.root, "", f"cannot list the sample: {error}")
             return []
 
+    def skip_hidden(self, entry: Path) -> bool:
+        """True for a hidden entry (not checked); reports leftover temporary JSON files."""
+        if not entry.name.startswith("."):
+            return False
+        if entry.name.endswith(".tmp"):
+            self.add(
+                entry,
+                "",
+                "leftover temporary file of an interrupted JSON write (safe to delete)",
+                "warning",
+            )
+        return True
+
     def check_root(self) -> None:
         for entry in sorted(self.root.iterdir()):
-            if entry.name.startswith("."):
-                if entry.name.endswith(".tmp"):
-                    self.add(
-                        entry,
-                        "",
-                        "leftover temporary file of an interrupted JSON write (safe to delete)",
-                        "warning",
-                    )
+            if self.skip_hidden(entry):
                 continue
             match = layout.IMAGE_DIR_PATTERN.match(entry.name)
             if entry.name.startswith("visor_") and entry.name.endswith("_images"):
@@ -208,14 +213,7 @@ class _Checker:
     def check_type(self, image_type: str) -> None:
         type_dir = layout.image_type_dir(self.root, image_type)
         for entry in sorted(type_dir.iterdir()):
-            if entry.name.startswith("."):
-                if entry.name.endswith(".tmp"):
-                    self.add(
-                        entry,
-                        "",
-                        "leftover temporary file of an interrupted JSON write (safe to delete)",
-                        "warning",
-                    )
+            if self.skip_hidden(entry):
                 continue
             if entry.name.endswith(".zarr"):
                 if not entry.is_dir():

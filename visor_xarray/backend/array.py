@@ -20,7 +20,7 @@ import zarr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from visor_xarray.zarr_io import as_safe
+from visor_xarray.zarr_io.arrays import as_safe
 
 __all__ = ["VisorBackendArray", "read_outer"]
 

@@ -150,6 +150,18 @@ def _check_unique(labels: Sequence[str], path: str, what: str) -> None:
         seen.add(label)
 
 
+def _named_list(
+    value: Any, parse: Callable[[Any, str], T], name: Callable[[T], str], what: str
+) -> tuple[tuple[T, ...], dict[str, Any] | None]:
+    """``(entries, None)`` of a top-level JSON array whose entries have unique names, or
+    ``((), placeholder)`` for visor-py's placeholder object."""
+    if _is_placeholder(value):
+        return (), dict(value)
+    entries = _items(value, "", parse)
+    _check_unique([name(entry) for entry in entries], "", what)
+    return entries, None
+
+
 # --------------------------------------------------------------------------- info.json
 
 
@@ -215,11 +227,10 @@ def parse_selection(value: Any) -> Selection:
     MetadataError
         On a malformed entry or a name selected twice.
     """
-    if _is_placeholder(value):
-        return Selection(images=(), placeholder=dict(value))
-    images = _items(value, "", _selected_image)
-    _check_unique([image.name for image in images], "", "selected image")
-    return Selection(images=images)
+    images, placeholder = _named_list(
+        value, _selected_image, lambda image: image.name, "selected image"
+    )
+    return Selection(images=images, placeholder=placeholder)
 
 
 # ------------------------------------------------------------------- image group attrs
@@ -524,8 +535,5 @@ def parse_transform_list(value: Any) -> TransformList:
     MetadataError
         On a malformed entry or a transform listed twice.
     """
-    if _is_placeholder(value):
-        return TransformList(entries=(), placeholder=dict(value))
-    entries = _items(value, "", _transform_entry)
-    _check_unique([e.name for e in entries], "", "transform")
-    return TransformList(entries=entries)
+    entries, placeholder = _named_list(value, _transform_entry, lambda e: e.name, "transform")
+    return TransformList(entries=entries, placeholder=placeholder)

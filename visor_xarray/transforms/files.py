@@ -10,7 +10,6 @@ Writes are atomic: a reader sees either the old file or the complete new one.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
@@ -25,6 +24,7 @@ import zarr
 
 from visor_xarray.errors import CorruptDataError, MetadataError, UnsupportedTransformError
 from visor_xarray.transforms.model import Affine, DisplacementField, Transform
+from visor_xarray.zarr_io.atomic_files import write_atomic
 
 __all__ = [
     "READABLE",
@@ -89,20 +89,11 @@ def _format_number(value: float) -> str:
     return repr(float(value))
 
 
-def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Write through ``write`` into a temporary sibling, fsync, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        Path(tmp_name).replace(path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            Path(tmp_name).unlink()
-        raise
+def _stored_affine(affine: Affine, axis_order: str, writer: str) -> Affine:
+    """The affine ``writer`` stores: checked to be an :class:`Affine`, in ``axis_order``."""
+    if not isinstance(affine, Affine):
+        raise TypeError(f"{writer} needs an Affine, got {type(affine)!r}")
+    return _reorder(affine, axis_order)
 
 
 def _affine_or_error(
@@ -242,9 +233,7 @@ def write_tfm(path: str | os.PathLike[str], affine: Affine, axis_order: str = "z
     ValueError
         If ``axis_order`` is neither ``"zyx"`` nor ``"xyz"``.
     """
-    if not isinstance(affine, Affine):
-        raise TypeError(f"write_tfm needs an Affine, got {type(affine)!r}")
-    stored = _reorder(affine, axis_order)
+    stored = _stored_affine(affine, axis_order, "write_tfm")
     parameters = [*stored.matrix.ravel(), *stored.translation]
     text = (
         "#Insight Transform File V1.0\n"
@@ -253,7 +242,7 @@ def write_tfm(path: str | os.PathLike[str], affine: Affine, axis_order: str = "z
         f"Parameters: {' '.join(_format_number(v) for v in parameters)}\n"
         f"FixedParameters: {' '.join(_format_number(v) for v in stored.center)}\n"
     )
-    _write_atomic(Path(path), lambda stream: stream.write(text.encode("ascii")))
+    write_atomic(Path(path), lambda stream: stream.write(text.encode("ascii")))
 
 
 # ---------------------------------------------------------------------- .npy
@@ -329,10 +318,8 @@ def write_npy(path: str | os.PathLike[str], affine: Affine, axis_order: str = "z
     ValueError
         If ``axis_order`` is neither ``"zyx"`` nor ``"xyz"``.
     """
-    if not isinstance(affine, Affine):
-        raise TypeError(f"write_npy needs an Affine, got {type(affine)!r}")
-    matrix = _reorder(affine, axis_order).homogeneous
-    _write_atomic(Path(path), lambda stream: np.save(stream, matrix, allow_pickle=False))
+    matrix = _stored_affine(affine, axis_order, "write_npy").homogeneous
+    write_atomic(Path(path), lambda stream: np.save(stream, matrix, allow_pickle=False))
 
 
 # ---------------------------------------------------------------------- zarr
@@ -439,9 +426,7 @@ def write_zarr_affine(
     ValueError
         If ``axis_order`` is neither ``"zyx"`` nor ``"xyz"``.
     """
-    if not isinstance(affine, Affine):
-        raise TypeError(f"write_zarr_affine needs an Affine, got {type(affine)!r}")
-    stored = _reorder(affine, axis_order)
+    stored = _stored_affine(affine, axis_order, "write_zarr_affine")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     attributes = {

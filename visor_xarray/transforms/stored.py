@@ -31,7 +31,7 @@ from visor_xarray.store import VsrStore
 from visor_xarray.transforms.files import READABLE, read_transform, write_transform
 from visor_xarray.transforms.model import Affine, compose
 from visor_xarray.transforms.model import Transform as SpatialTransform
-from visor_xarray.zarr_io import sample_lock
+from visor_xarray.zarr_io.lock import sample_lock
 
 __all__ = ["KNOWN_SPACES", "Transform", "as_affine"]
 
@@ -110,7 +110,7 @@ class Transform:
         if mode not in ("r", "a"):
             raise ValueError(f"mode must be 'r' or 'a', got {mode!r}")
         self.mode = mode
-        self._store = VsrStore(path, "r" if mode == "r" else "r+")
+        self._store = VsrStore(Path(path), "r" if mode == "r" else "r+")
         self.version = layout.check_name(version, "transform version", self._store.path)
         self.name = layout.check_name(name, "slice name", self._store.path)
         if mode == "r":
@@ -307,7 +307,7 @@ class Transform:
         *,
         axis_order: str = "zyx",
     ) -> SpatialTransform:
-        """Load the transform ``{from}_to_{to}`` (the stored one inverted if it maps the other way).
+        """Load the transform ``{from}_to_{to}`` (or the inverse of the one stored the other way).
 
         Parameters
         ----------

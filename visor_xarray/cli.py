@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -289,18 +290,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         0 on success, 1 for a problem with the sample (the message names the file and
-        field), 130 when interrupted.
+        field), 130 when interrupted (Ctrl-C).
+
+    Notes
+    -----
+    When run as the program (``argv`` is None), a Ctrl-C that arrives after the command
+    has finished is ignored, and one after an interruption ends the process at once
+    (exit status 130 as the shell reports it, no traceback).
     """
     args = _parser().parse_args(argv)
+    program = argv is None  # run as the program, not called from Python
     try:
-        return int(args.run(args))
+        status = int(args.run(args))
+        if program:
+            _settle_ctrl_c(interrupted=False)
     except VisorError as error:
+        if program:
+            _settle_ctrl_c(interrupted=False)
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        status = 1
     except KeyboardInterrupt:
+        # settled first, so a second Ctrl-C while the message is printed ends the process
+        # instead of raising from inside this handler
+        if program:
+            _settle_ctrl_c(interrupted=True)
         print(
             "interrupted: finished shards and JSON documents are intact; an image being "
             "written is marked incomplete (see `visor-xarray validate`); rerun to repair it",
             file=sys.stderr,
         )
-        return 130
+        status = 130
+    return status
+
+
+def _settle_ctrl_c(*, interrupted: bool) -> None:
+    """Decide what a Ctrl-C does while the interpreter shuts down, once the command is over.
+
+    Shutting down joins dask's worker threads and runs atexit hooks; a KeyboardInterrupt
+    there escapes ``main`` and prints a traceback (or kills the process with SIGINT,
+    whatever the command achieved). A finished command ignores it, so its exit status
+    stands. An interrupted one lets a second Ctrl-C end the process at once instead of
+    waiting for worker threads to finish their current task (their shard commits are
+    refused anyway): every write survives being killed at any moment.
+    """
+    # Only when Python's own handler is installed: SIGINT ignored by the parent (nohup,
+    # background jobs) or handled by an embedding application stays as it is.
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+    with contextlib.suppress(ValueError):  # not the main thread: signals are not ours
+        signal.signal(signal.SIGINT, signal.SIG_DFL if interrupted else signal.SIG_IGN)

@@ -1,18 +1,24 @@
-"""open -> select -> to_vsr on a dask.distributed cluster of worker *processes*.
+"""open -> select -> (resample ->) to_vsr on a dask.distributed cluster of worker *processes*.
 
 The module-scoped ``client`` fixture (2 worker processes, 1 thread each) is meant to be
-reused: add cluster tests (e.g. resampling) below. Everything sent to the workers must
-pickle: the backend array, the level arrays (read-only and writable) and the write
+reused: add cluster tests below. Everything sent to the workers must pickle: the backend
+array, the level arrays (read-only and writable), the resampling blocks and the write
 targets; an array is rebuilt on a worker under the pipeline settings it was opened with
-(``zarrs_threads``, ``validate_checksums``), not the worker's defaults.
+(``zarrs_threads``, ``validate_checksums``), not the worker's defaults, and so is the
+array ``resample`` re-reads from the file (``level="auto"``).
 """
 
 from __future__ import annotations
 
+import io
 import pickle
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import dask
+import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
@@ -22,7 +28,9 @@ import visor_xarray as vx
 from visor_xarray.backend.array import VisorBackendArray
 from visor_xarray.errors import CorruptDataError
 from visor_xarray.testing import make_sample
+from visor_xarray.transforms import deskew
 from visor_xarray.validate import validate
+from visor_xarray.zarr_io import SafeAsyncArray
 
 distributed = pytest.importorskip("distributed")
 
@@ -101,8 +109,6 @@ def test_pipeline_settings_travel_to_workers(
 ) -> None:
     """Arrays opened with checksums off read a shard with a bad checksum on the workers:
     the workers use the array's settings, not their own defaults (checksums on)."""
-    import shutil
-
     copy = tmp_path / "D.vsr"
     shutil.copytree(sample, copy)
     file = shard_files(level_dir(copy))[0]
@@ -127,3 +133,183 @@ def test_pipeline_settings_travel_to_workers(
     client.run(vx.set_options, zarrs_threads=1)
     assert set(client.run(lambda: vx.get_options()["zarrs_threads"]).values()) == {1}
     client.run(vx.set_options, zarrs_threads=None)
+
+
+# ------------------------------------------------------------------ resampling on the cluster
+
+#: Raw voxel size of the synthetic sample (10x: z 3.5 µm, y/x 1.03 µm) and its raw shape.
+SPACING = (3.5, 1.03, 1.03)
+RAW_SHAPE = (24, 40, 48)
+#: The stack and channel resampled, by label (stack_3 is index 1 on the ``vs`` axis).
+STACK, CHANNEL = "stack_3", "488"
+#: Output blocks of the resampling: small, so that the ortho volume is dozens of tasks.
+BLOCK = (16, 16, 16)
+
+
+@pytest.fixture(scope="module")
+def deskew_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """make_sample's raw image (3 stacks x 2 channels, 24x40x48 uint16, 0.55 MB raw) with
+    transform version v1: the 45-degree raw -> ortho deskew of every stack/channel."""
+    path = make_sample(tmp_path_factory.mktemp("deskew") / "R.vsr", shape=RAW_SHAPE)
+    saver = vx.Transform(path, version="v1", name=IMAGE)
+    for stack in range(3):
+        for channel in range(2):
+            saver.save(deskew(45, SPACING, RAW_SHAPE[1]), stack=stack, channel=channel)
+    return path
+
+
+class _ArrayRecorder(pickle.Pickler):
+    """Pickles like the workers' transport does, noting the settings of every level array."""
+
+    def __init__(self) -> None:
+        super().__init__(io.BytesIO(), protocol=pickle.HIGHEST_PROTOCOL)
+        self.settings: list[dict[str, Any]] = []
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, SafeAsyncArray):
+            self.settings.append(obj.pipeline_settings)
+        return NotImplemented  # pickle it the ordinary way
+
+
+def _pickled_array_settings(array: da.Array) -> list[dict[str, Any]]:
+    """Pipeline settings of the level arrays a dask graph carries (plain pickle: no
+    lambdas or local objects may hide in it, as the workers must unpickle every task)."""
+    recorder = _ArrayRecorder()
+    recorder.dump(dict(array.__dask_graph__()))
+    return recorder.settings
+
+
+def _open_ortho(sample: Path, level: str | None) -> xr.DataArray:
+    """open -> select by label -> resample raw -> ortho (lazy), zarrs capped at 1 thread."""
+    with vx.set_options(zarrs_threads=1):
+        ds = xr.open_dataset(sample, engine="visor", name=IMAGE, chunks={})
+    picked = ds["image"].sel(vs=STACK, ch=CHANNEL)
+    # outside the set_options block on purpose: the arrays read keep the opener's cap
+    ortho: xr.DataArray = picked.visor.resample(
+        to_space="ortho", version="v1", chunks=BLOCK, level=level
+    )
+    return ortho
+
+
+def test_stored_transform_pickles(deskew_sample: Path) -> None:
+    """A stored transform can be shipped to workers (e.g. in a user's own tasks)."""
+    stored = vx.Transform(deskew_sample, version="v1", name=IMAGE)
+    copy = pickle.loads(pickle.dumps(stored))
+    want = stored.chain("raw", "ortho", stack=STACK, channel=CHANNEL)
+    got = copy.chain("raw", "ortho", stack=STACK, channel=CHANNEL)
+    np.testing.assert_array_equal(got.homogeneous, want.homogeneous)
+    np.testing.assert_array_equal(want.matrix, deskew(45, SPACING, RAW_SHAPE[1]).matrix)
+
+
+def _read_recon(sample: Path, name: str) -> xr.DataArray:
+    with xr.open_dataset(sample, engine="visor", image_type="recon", name=name) as ds:
+        return ds["image"].load()
+
+
+@pytest.mark.parametrize(
+    "level",
+    [
+        pytest.param("auto", id="reads-file"),  # blocks read their footprints from the file
+        pytest.param(None, id="reads-dask"),  # blocks gather the opened array's dask chunks
+    ],
+)
+def test_open_select_resample_write_on_the_cluster(
+    client: distributed.Client, deskew_sample: Path, tmp_path: Path, level: str | None
+) -> None:
+    ortho = _open_ortho(deskew_sample, level)
+    assert isinstance(ortho.data, da.Array)  # lazy: nothing was read or computed yet
+    assert ortho.data.npartitions >= 8
+    assert ortho.attrs["source_resolution_level"] == "0"
+    assert ortho.sizes["z"] > RAW_SHAPE[0]  # the deskew spreads 24 frames over ~140 planes
+
+    # the graph pickles, and every level array in it carries the cap it was opened with
+    settings = _pickled_array_settings(ortho.data)
+    assert settings
+    assert [s.get("threading.max_workers") for s in settings] == [1] * len(settings)
+
+    with distributed.get_task_stream(client) as local_stream, dask.config.set(scheduler="sync"):
+        expected = ortho.values
+    assert local_stream.data == []  # the reference really was computed in this process
+    assert expected.dtype == np.uint16
+    assert expected.any()
+
+    out = tmp_path / "ORTHO.vsr"
+    with distributed.get_task_stream(client) as stream:
+        report = ortho.expand_dims("ch").visor.to_vsr(
+            out,
+            image_type="recon",
+            name="ortho_v1",
+            levels=2,
+            shard_shape=(1, 32, 32, 32),
+            chunk_shape=(1, 16, 16, 16),
+        )
+    workers = set(client.scheduler_info()["workers"])
+    # output blocks only (tuple keys; dask may fuse the block with expand_dims' getitem
+    # into "resample-getitem-*"), not the "resample-source-*" reader the blocks share
+    resampled = [
+        task
+        for task in stream.data
+        if isinstance(task["key"], tuple) and str(task["key"][0]).startswith("resample-")
+    ]
+    # every output block was interpolated on a worker process, once (the local scheduler
+    # reports nothing to the task stream), and the shard writes ran there too
+    assert sorted(task["key"][-3:] for task in resampled) == sorted(
+        np.ndindex(*ortho.data.numblocks)
+    )
+    assert {task["worker"] for task in resampled} <= workers
+    assert {task["worker"] for task in stream.data if "store" in str(task["key"])}
+    assert len(report.levels) == 2
+
+    got = _read_recon(out, "ortho_v1")
+    assert got.dims == ("ch", "z", "y", "x")
+    np.testing.assert_array_equal(got.values[0], expected)
+    np.testing.assert_allclose(got.coords["z"].values, ortho.coords["z"].values, rtol=1e-12)
+    assert validate(out, deep=True) == []
+    assert not list(out.rglob(".*partial*"))
+
+
+def test_resample_reads_keep_the_opened_settings_on_the_cluster(
+    client: distributed.Client, deskew_sample: Path, tmp_path: Path
+) -> None:
+    """``level="auto"`` re-opens the image to read it; the re-opened arrays take the
+    settings of the arrays the user opened (checksums off here), not the options in force
+    when ``resample`` is called nor the workers' defaults (checksums on)."""
+    with dask.config.set(scheduler="sync"):
+        expected = _open_ortho(deskew_sample, "auto").values
+    copy = tmp_path / "R.vsr"
+    shutil.copytree(deskew_sample, copy)
+    with xr.open_dataset(copy, engine="visor", name=IMAGE) as ds:
+        stack = list(ds.coords["vs"].values).index(STACK)
+        channel = list(ds.coords["ch"].values).index(CHANNEL)
+    file = level_dir(copy) / "c" / str(stack) / str(channel) / "0" / "0" / "0"
+    assert file in shard_files(level_dir(copy))
+    raw = file.read_bytes()
+    file.write_bytes(raw[:-1] + bytes([raw[-1] ^ 0xFF]))  # the index checksum only
+
+    with vx.set_options(validate_checksums=False, zarrs_threads=1):
+        relaxed = xr.open_dataset(copy, engine="visor", name=IMAGE, chunks={})
+    strict = xr.open_dataset(copy, engine="visor", name=IMAGE, chunks={})
+    # resample under the default options (checksums on, no thread cap)
+    ortho = (
+        relaxed["image"]
+        .sel(vs=STACK, ch=CHANNEL)
+        .visor.resample(to_space="ortho", version="v1", chunks=BLOCK)
+    )
+    settings = _pickled_array_settings(ortho.data)
+    assert settings
+    for setting in settings:
+        assert setting["codec_pipeline.validate_checksums"] is False
+        assert setting.get("threading.max_workers") == 1
+    with distributed.get_task_stream(client) as stream:
+        got = ortho.values  # on the workers, through the shard with the bad checksum
+    assert any("resample-" in str(task["key"]) for task in stream.data)
+    np.testing.assert_array_equal(got, expected)
+
+    checked = (
+        strict["image"]
+        .sel(vs=STACK, ch=CHANNEL)
+        .visor.resample(to_space="ortho", version="v1", chunks=BLOCK)
+    )
+    with pytest.raises(CorruptDataError) as caught:
+        _ = checked.values
+    assert caught.value.path == file

@@ -27,6 +27,7 @@ import numpy.typing as npt
 import xarray as xr
 from xarray.core import indexing
 
+from visor_xarray.backend.array import VisorBackendArray
 from visor_xarray.coords import level_index, level_spacing
 from visor_xarray.errors import MetadataError
 from visor_xarray.resample.core import resample_to_grid
@@ -39,6 +40,10 @@ from visor_xarray.resample.grid import (
 )
 from visor_xarray.schema import ImageAttrs, parse_image_attrs
 from visor_xarray.transforms.model import Affine
+from visor_xarray.zarr_io import with_pipeline_settings
+
+# The constructor unpickling uses: it builds an array under given pipeline settings
+# without touching the process-wide options (which other threads may be opening under).
 
 if TYPE_CHECKING:
     from visor_xarray.transforms.stored import Transform as StoredTransform
@@ -66,6 +71,10 @@ _STORED_LAYER_PREFIXES = (
     "transpose-",
     "rechunk-",
 )
+
+# How many of xarray's array wrappers (lazy indexing, copy-on-write, cache, dask adapter)
+# are looked through to find the backend array: a few in practice; bounded, never a loop.
+_WRAPPER_DEPTH = 16
 
 # Slack on the level rule, so that equal spacings compare equal through rounding.
 _LEVEL_TOLERANCE = 1e-6
@@ -430,9 +439,47 @@ def _positions_on(values: npt.NDArray[np.float64], full: npt.NDArray[np.float64]
     return positions
 
 
+def _backend_array(data: Any) -> VisorBackendArray | None:
+    """The backend array under xarray's wrappers (each keeps what it wraps in ``.array``)."""
+    for _ in range(_WRAPPER_DEPTH):
+        if isinstance(data, VisorBackendArray):
+            return data
+        data = getattr(data, "array", None)
+        if data is None:
+            break
+    return None
+
+
+def _opened_settings(source: xr.DataArray) -> dict[str, Any] | None:
+    """Pipeline settings of the level array ``source`` was opened on (None if not found)."""
+    if source.chunks is None:
+        candidates = [source.variable._data]
+    else:
+        # chunks={} keeps the lazily indexed backend array in xarray's "original-" layer
+        layers = getattr(source.data.dask, "layers", {})
+        candidates = [
+            value
+            for name, layer in layers.items()
+            if str(name).startswith("original-open_dataset-")
+            for value in layer.values()
+        ]
+    for candidate in candidates:
+        backend = _backend_array(candidate)
+        if backend is not None:
+            return backend.array.pipeline_settings
+    return None
+
+
 def _reopen(source: xr.DataArray, level: str, lead_dims: Sequence[str]) -> xr.DataArray | None:
-    """The same stacks/channels and region, read lazily (no dask) from ``level`` of the file."""
+    """The same stacks/channels and region, read lazily (no dask) from ``level`` of the file.
+
+    The re-opened array gets the pipeline settings ``source`` was opened with (zarrs
+    thread cap, checksums, pipeline), not the options in force now: a user caps zarrs
+    threads for a cluster's workers when opening, and the blocks sent to the workers
+    read through this array.
+    """
     attrs = source.attrs
+    settings = _opened_settings(source)
     dataset = xr.open_dataset(
         attrs["vsr_path"],
         engine="visor",
@@ -441,6 +488,10 @@ def _reopen(source: xr.DataArray, level: str, lead_dims: Sequence[str]) -> xr.Da
         resolution=level,
     )
     full = dataset[source.name if source.name in dataset else "image"]
+    backend = _backend_array(full.variable._data)
+    if settings is not None and backend is not None:
+        # a fresh open: nothing else holds this backend array
+        backend.array = with_pipeline_settings(backend.array, settings)
     for dim in LABEL_DIMS:
         if dim not in full.dims:
             continue

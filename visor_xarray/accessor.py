@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
@@ -25,7 +25,7 @@ from visor_xarray.units import quantity
 if TYPE_CHECKING:
     from visor_xarray.write import WriteReport
 
-__all__ = ["VisorDataArrayAccessor", "VisorDatasetAccessor", "VisorDataTreeAccessor"]
+__all__ = ["VisorDataArrayAccessor", "VisorDataTreeAccessor", "VisorDatasetAccessor"]
 
 T = TypeVar("T", xr.DataArray, xr.Dataset)
 
@@ -36,7 +36,7 @@ class _VisorAccessorBase(Generic[T]):
     """What the DataArray and Dataset accessors share."""
 
     def __init__(self, obj: T) -> None:
-        self._obj = obj
+        self._obj: T = obj
 
     def _source(self) -> str:
         attrs = self._obj.attrs
@@ -56,7 +56,8 @@ class _VisorAccessorBase(Generic[T]):
         text = self._obj.attrs.get("vsr_attributes")
         if text is None:
             raise MetadataError(
-                None, "attrs.vsr_attributes",
+                None,
+                "attrs.vsr_attributes",
                 "this object carries no VISoR metadata (open it with engine='visor')",
             )
         return parse_image_attrs(json.loads(text))
@@ -111,12 +112,12 @@ class _VisorAccessorBase(Generic[T]):
         return tuple(self._obj.attrs.get("resolution_levels", ()))
 
     @property
-    def spacing(self) -> dict[str, pint.Quantity]:
+    def spacing(self) -> dict[str, pint.Quantity[Any]]:
         """Voxel size per spatial dim as pint Quantities (e.g. ``{"z": 3.5 µm, ...}``).
 
         Taken from the coordinates' step; a dim of length 1 takes it from the metadata.
         """
-        out: dict[str, pint.Quantity] = {}
+        out: dict[str, pint.Quantity[Any]] = {}
         for dim in self._obj.dims:
             if dim in ("vs", "ch") or dim not in self._obj.coords:
                 continue
@@ -189,7 +190,8 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         """
         from visor_xarray.quicklook import mip
 
-        return mip(self._obj, dim)
+        projected: xr.DataArray = mip(self._obj, dim)
+        return projected
 
     def _picture(self, dim: str) -> xr.DataArray:
         picture = self._obj
@@ -227,7 +229,9 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         return self._picture(dim).plot.imshow(**kwargs)
 
     def to_png(self, path: str | os.PathLike[str], dim: str = "z") -> Path:
-        """Write a contrast-stretched PNG quick look (MIP along ``dim`` if 3-D); no matplotlib needed.
+        """Write a contrast-stretched PNG quick look (MIP along ``dim`` if 3-D).
+
+        Needs no matplotlib.
 
         Parameters
         ----------
@@ -324,9 +328,18 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
                 self._obj, path, image_type=image_type, name=name, region=region, method=method
             )
         return write_dataarray(
-            self._obj, path, image_type=image_type, name=name, mode=mode, levels=levels,
-            shard_shape=shard_shape, chunk_shape=chunk_shape, compressors=compressors,
-            attrs=attrs, progress=progress, method=method,
+            self._obj,
+            path,
+            image_type=image_type,
+            name=name,
+            mode=mode,
+            levels=levels,
+            shard_shape=shard_shape,
+            chunk_shape=chunk_shape,
+            compressors=compressors,
+            attrs=attrs,
+            progress=progress,
+            method=method,
         )
 
     def pyramid(
@@ -368,10 +381,21 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
                     pad = (-values.size) % factor
                     spacing = float(np.diff(values).mean()) if values.size > 1 else 0.0
                     padded = np.concatenate([values, values[-1] + spacing * np.arange(1, pad + 1)])
-                    coords[dim] = (dim, padded.reshape(-1, factor).mean(axis=1), current.coords[dim].attrs)
-            level = xr.DataArray(data, dims=current.dims, attrs=dict(current.attrs), name=current.name)
+                    coords[dim] = (
+                        dim,
+                        padded.reshape(-1, factor).mean(axis=1),
+                        current.coords[dim].attrs,
+                    )
+            level = xr.DataArray(
+                data, dims=current.dims, attrs=dict(current.attrs), name=current.name
+            )
             level = level.assign_coords(
-                {k: v for k, v in current.coords.items() if not set(v.dims) & {d for d, f in zip(current.dims, step) if f > 1}}
+                {
+                    k: v
+                    for k, v in current.coords.items()
+                    if not set(v.dims)
+                    & {d for d, f in zip(current.dims, step, strict=False) if f > 1}
+                }
             ).assign_coords(coords)
             out.append(level)
             current = level
@@ -428,9 +452,17 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         from visor_xarray.resample import resample_dataarray
 
         return resample_dataarray(
-            self._obj, to_space=to_space, version=version, transform=transform,
-            spacing=spacing, bounds=bounds, order=order, fill_value=fill_value,
-            chunks=chunks, level=level, **kwargs,
+            self._obj,
+            to_space=to_space,
+            version=version,
+            transform=transform,
+            spacing=spacing,
+            bounds=bounds,
+            order=order,
+            fill_value=fill_value,
+            chunks=chunks,
+            level=level,
+            **kwargs,
         )
 
     def stitch(
@@ -473,8 +505,16 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         from visor_xarray.resample import stitch_stacks
 
         return stitch_stacks(
-            self._obj, to_space=to_space, version=version, blend=blend, spacing=spacing,
-            bounds=bounds, order=order, fill_value=fill_value, chunks=chunks, level=level,
+            self._obj,
+            to_space=to_space,
+            version=version,
+            blend=blend,
+            spacing=spacing,
+            bounds=bounds,
+            order=order,
+            fill_value=fill_value,
+            chunks=chunks,
+            level=level,
             **kwargs,
         )
 
@@ -533,6 +573,6 @@ class VisorDataTreeAccessor:
         return node.to_dataset()["image"]
 
 
-xr.register_dataarray_accessor("visor")(VisorDataArrayAccessor)
-xr.register_dataset_accessor("visor")(VisorDatasetAccessor)
-xr.register_datatree_accessor("visor")(VisorDataTreeAccessor)
+xr.register_dataarray_accessor("visor")(VisorDataArrayAccessor)  # type: ignore[no-untyped-call]
+xr.register_dataset_accessor("visor")(VisorDatasetAccessor)  # type: ignore[no-untyped-call]
+xr.register_datatree_accessor("visor")(VisorDataTreeAccessor)  # type: ignore[no-untyped-call]

@@ -211,5 +211,8 @@ def run_demo(out: Path, *, quiet: bool = False) -> int:
         out.with_name(f"{out.stem}_mip.png"),
         dataset["image"].sel(ch="488").max(["vs", "z"]).values,
     )
-    print(f"wrote {pair} (MIP along x, z down: raw left, ortho right) and {overview} (MIP of all stacks)")
+    print(
+        f"wrote {pair} (MIP along x, z down: raw left, ortho right) and {overview} "
+        "(MIP of all stacks)"
+    )
     return 0

@@ -53,7 +53,10 @@ class VisorBackendEntrypoint(BackendEntrypoint):
     >>> ds = xr.open_dataset(sample_path, engine="visor", name="slice_1_10x")  # doctest: +SKIP
     """
 
-    description = "Open VISoR .vsr light-sheet samples (OME-Zarr 0.5, sharded) as labelled, lazy xarray objects"
+    description = (
+        "Open VISoR .vsr light-sheet samples (OME-Zarr 0.5, sharded) as labelled, lazy "
+        "xarray objects"
+    )
     url = "https://github.com/visor-xarray/visor-xarray/blob/main/docs/user-guide.md"
     supports_groups = True
     open_dataset_parameters = (

@@ -51,8 +51,8 @@ def block_reduce(data: np.ndarray, factors: Sequence[int], method: str = "mean")
     slabs = _slabs(data.shape, data.itemsize, factors)
     if slabs is None:
         return _reduce_block(data, factors, method)
-    # Reducing slab by slab keeps the wide temporaries (sums, float means) a few MiB each:
-    # allocating and first-touching block-sized temporaries cost more than the arithmetic.
+    # Reducing slab by slab keeps the wide temporaries (float sums) small: allocating and
+    # first-touching block-sized temporaries costs more than the arithmetic.
     axis, step = slabs
     shape = tuple(-(-n // f) for n, f in zip(data.shape, factors, strict=True))
     out = np.empty(shape, dtype=data.dtype)
@@ -65,7 +65,9 @@ def block_reduce(data: np.ndarray, factors: Sequence[int], method: str = "mean")
     return out
 
 
-_SLAB_BYTES = 4 * 2**20
+#: Input bytes reduced at a time. The temporaries then stay below numpy's 4 MiB
+#: huge-page threshold and in cache; measured 2.6-3 GB/s against 1.6 GB/s with 4 MiB.
+_SLAB_BYTES = 2**20
 
 
 def _slabs(shape: Sequence[int], itemsize: int, factors: Sequence[int]) -> tuple[int, int] | None:
@@ -108,11 +110,10 @@ def _reduce_block(data: np.ndarray, factors: tuple[int, ...], method: str) -> np
         return out if out is not data else data.copy()
     if out is data:  # every factor is 1
         return data.copy()
-    exact_in_float32 = (
-        data.dtype.kind in "ui" and data.dtype.itemsize <= 2 and np.prod(factors) <= 256
-    )
-    working = np.float32 if exact_in_float32 else np.float64
-    mean: np.ndarray = np.divide(out, divisor, dtype=working)
+    if out.dtype.kind == "f":  # float sums divide in place
+        mean: np.ndarray = np.divide(out, divisor, out=out, dtype=out.dtype)
+    else:
+        mean = np.divide(out, divisor, dtype=np.float64)
     if data.dtype.kind in "ui":
         np.rint(mean, out=mean)
         if data.dtype.itemsize >= 4:  # float rounding of a wide integer may leave its range
@@ -142,9 +143,15 @@ def _reduce_axis(
     out = np.empty(shape, dtype=accumulator)
     if whole:
         head = out[along(slice(0, whole))]
-        np.copyto(head, data[along(slice(0, whole * factor, factor))], casting="unsafe")
-        for offset in range(1, factor):
-            reducer(head, data[along(slice(offset, whole * factor, factor))], out=head)
+
+        def offset_view(offset: int) -> np.ndarray:
+            view: np.ndarray = data[along(slice(offset, whole * factor, factor))]
+            return view
+
+        # dtype= makes the ufunc loop run in the accumulator type (no overflow, no copy)
+        reducer(offset_view(0), offset_view(1), out=head, dtype=accumulator)
+        for offset in range(2, factor):
+            reducer(head, offset_view(offset), out=head, dtype=accumulator)
     if rest:
         tail = data[along(slice(whole * factor, size))]
         out[along(slice(whole, whole + 1))] = reducer.reduce(
@@ -154,10 +161,15 @@ def _reduce_axis(
 
 
 def _accumulator(dtype: np.dtype, factors: Sequence[int]) -> np.dtype:
-    """An exact, compact sum type: sums of small integers stay integers (no float64 copy)."""
+    """An exact, compact sum type.
+
+    float32 holds every integer up to 2**24 exactly, so sums of up to 256 values of 8- or
+    16-bit integers are exact in it, and the mean is then divided in place; wider or
+    larger sums use int64 (exact) and float data float64.
+    """
     block = int(np.prod(factors))
-    if dtype.kind == "u" and dtype.itemsize <= 2 and block <= 2**16:
-        return np.dtype(np.uint32)
+    if dtype.kind in "ui" and dtype.itemsize <= 2 and block <= 256:
+        return np.dtype(np.float32)
     if dtype.kind in "ui":
         return np.dtype(np.int64)
     return np.dtype(np.float64)

@@ -147,6 +147,14 @@ KINDS = {
             "budget",
         ),
         Kind(
+            "vx-pyramid-z5-budget",
+            f"`to_vsr(levels={PYRAMID_LEVELS})`, numpy, budget shard, zstd 5 on every level",
+            "pyramid",
+            "numpy",
+            "budget",
+            "`compressors=` blosc zstd 5 given: no faster zstd level for levels 1..",
+        ),
+        Kind(
             "vx-add-levels-budget",
             f"`vx.add_levels(levels={PYRAMID_LEVELS})`, budget shard",
             "pyramid",
@@ -185,6 +193,7 @@ TARGET_SUBJECTS = ("vx-np-budget", "vx-np-shard", "vx-dask-budget", "vx-dask-sha
 #: (pyramid kind, its level-0-only baseline kind)
 PYRAMID_PAIRS = (
     ("vx-pyramid-budget", "vx-np-budget"),
+    ("vx-pyramid-z5-budget", "vx-np-budget"),
     ("vx-add-levels-budget", "vx-np-budget"),
     ("vx-pyramid-shard", "vx-np-shard"),
     ("vx-add-levels-shard", "vx-np-shard"),
@@ -259,6 +268,11 @@ class _Writer:
             return self._add_levels(out)
         if key.startswith("vx-"):
             levels = PYRAMID_LEVELS if key.startswith("vx-pyramid") else None
+            # pyramids keep the library's default compressors (zstd 5 on level 0, the same
+            # as _compressor(), and the pyramid_clevel option on levels 1..) unless the
+            # contender is the all-zstd-5 one
+            pyramid_default = levels is not None and "-z5-" not in key
+            compressors = None if pyramid_default else _compressor()
 
             def to_vsr(data: Any) -> Any:
                 self.report = _dataarray(data).visor.to_vsr(
@@ -269,7 +283,7 @@ class _Writer:
                     levels=levels,
                     shard_shape=self.shard,
                     chunk_shape=RAW_CHUNK,
-                    compressors=_compressor(),
+                    compressors=compressors,
                 )
                 return self.report
 

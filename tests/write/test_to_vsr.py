@@ -315,3 +315,38 @@ def test_round_trip_property(
     for level in range(levels):
         stored = np.asarray(visor.Image(path, kind, "p").load(level)[...])
         np.testing.assert_array_equal(stored, _open(path, "p", kind, level=level)["image"].values)
+
+
+def _level_blosc(path: Path, name: str, level: int) -> dict:  # type: ignore[type-arg]
+    level_json = path / "visor_raw_images" / f"{name}.zarr" / str(level) / "zarr.json"
+    meta = json.loads(level_json.read_text())
+    sharding = next(c for c in meta["codecs"] if c["name"] == "sharding_indexed")
+    blosc = next(c for c in sharding["configuration"]["codecs"] if c["name"] == "blosc")
+    return dict(blosc["configuration"])
+
+
+def test_pyramid_levels_use_the_pyramid_clevel(sample_path: Path, tmp_path: Path) -> None:
+    image = _open(sample_path, "slice_1_10x")["image"]
+    out = tmp_path / "out.vsr"
+    image.visor.to_vsr(out, image_type="raw", name="default", levels=3)
+    assert [_level_blosc(out, "default", k)["clevel"] for k in range(3)] == [5, 2, 2]
+    assert {_level_blosc(out, "default", k)["cname"] for k in range(3)} == {"zstd"}
+    with vx.set_options(pyramid_clevel=None):
+        image.visor.to_vsr(out, image_type="raw", name="all5", levels=3)
+        vx.add_levels(out, image_type="raw", name="default", levels=4)  # option read now
+    assert [_level_blosc(out, "all5", k)["clevel"] for k in range(3)] == [5, 5, 5]
+    assert _level_blosc(out, "default", 3)["clevel"] == 5
+    explicit = vx.zarr_io.default_compressor(7)
+    image.visor.to_vsr(out, image_type="raw", name="given", levels=3, compressors=explicit)
+    assert [_level_blosc(out, "given", k)["clevel"] for k in range(3)] == [7, 7, 7]
+    # the compression level changes bytes on disk, never values
+    for level in range(3):
+        a = _open(out, "default", level=level)["image"].values
+        b = _open(out, "all5", level=level)["image"].values
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [10, -1, 2.5, True, "2"])
+def test_pyramid_clevel_option_is_checked(bad: object) -> None:
+    with pytest.raises(ValueError, match="pyramid_clevel"):
+        vx.set_options(pyramid_clevel=bad)

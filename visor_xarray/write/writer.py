@@ -53,6 +53,7 @@ from visor_xarray.write.metadata import CANONICAL_DIMS, image_attrs_from_dataarr
 from visor_xarray.write.pyramid import downsample, level_factors
 from visor_xarray.zarr_io import (
     WRITE_MARKER,
+    default_compressor,
     guard_writes,
     image_write,
     read_write_marker,
@@ -324,7 +325,8 @@ def write_dataarray(
     shard_shape, chunk_shape : sequence of int, optional
         As for ``DataArray.visor.to_vsr``.
     compressors : zarr codec or sequence of codecs, optional
-        As for ``DataArray.visor.to_vsr``.
+        As for ``DataArray.visor.to_vsr``: all levels. Default: blosc zstd 5 with
+        shuffle for level 0, zstd at the ``pyramid_clevel`` option (2) for the others.
     attrs : mapping, optional
         As for ``DataArray.visor.to_vsr``.
     progress : bool, default False
@@ -430,6 +432,14 @@ def write_dataarray(
     )
 
 
+def _pyramid_compressors(compressors: Any) -> Any:
+    """The compressors of levels 1.. : the caller's, else zstd at ``pyramid_clevel``."""
+    clevel = OPTIONS["pyramid_clevel"]
+    if compressors is not None or clevel is None:
+        return compressors
+    return default_compressor(clevel)
+
+
 def _pyramid_levels(
     store: VsrStore,
     image_type: str,
@@ -454,6 +464,7 @@ def _pyramid_levels(
     """
     pieces: list[tuple[da.Array, zarr.Array[Any]]] = []
     reports = []
+    compressors = _pyramid_compressors(compressors)
     cumulative = np.ones(len(shard0), dtype=np.int64)
     for offset in range(first_level - 1):
         cumulative *= np.asarray(factors[offset])
@@ -528,6 +539,7 @@ def add_levels(
         a sequence: the relative factors of each *new* level.
     method : {"mean", "max", "min"}
     compressors : zarr codec, optional
+        Default: blosc zstd with shuffle at the ``pyramid_clevel`` option (2).
 
     Returns
     -------

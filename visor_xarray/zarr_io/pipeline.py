@@ -21,14 +21,19 @@ from visor_xarray.options import DEFAULT_PIPELINE, OPTIONS, ZARRS_PIPELINE
 __all__ = ["default_compressor", "pipeline_name", "pipeline_settings"]
 
 
-def default_compressor() -> zarr.codecs.BloscCodec:
-    """Return the format's typical compressor: blosc zstd level 5 with byte shuffle.
+def default_compressor(clevel: int = 5) -> zarr.codecs.BloscCodec:
+    """Return the format's typical compressor: blosc zstd with byte shuffle.
+
+    Parameters
+    ----------
+    clevel : int, default 5
+        zstd level (the format's published examples use 5).
 
     Returns
     -------
     zarr.codecs.BloscCodec
     """
-    return zarr.codecs.BloscCodec(cname="zstd", clevel=5, shuffle="shuffle")
+    return zarr.codecs.BloscCodec(cname="zstd", clevel=clevel, shuffle="shuffle")
 
 
 def pipeline_settings(pipeline: str | None = None) -> dict[str, Any]:

@@ -487,19 +487,19 @@ def test_disk_error_mid_shard_keeps_the_old_shard(sample: Path) -> None:
 def test_add_levels_interrupted_leaves_the_image_as_it_was(
     sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from visor_xarray.write import writer
+    from visor_xarray.write import levels as write_levels  # where add_levels looks it up
 
     before_attrs = (sample / RAW / f"{TARGET}.zarr" / "zarr.json").read_bytes()
-    original = writer._store_shards
+    original = write_levels._store_shards
 
     def fail_after_first_level(pieces: Any) -> None:
         original(pieces[:1])  # level 2 is written, then the user presses Ctrl-C
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(writer, "_store_shards", fail_after_first_level)
+    monkeypatch.setattr(write_levels, "_store_shards", fail_after_first_level)
     with pytest.raises(KeyboardInterrupt):
         add_levels(sample, image_type="raw", name=TARGET, levels=4)
-    monkeypatch.setattr(writer, "_store_shards", original)
+    monkeypatch.setattr(write_levels, "_store_shards", original)
     assert (sample / RAW / f"{TARGET}.zarr" / "zarr.json").read_bytes() == before_attrs
     assert VsrStore(sample).levels("raw", TARGET) == ("0", "1")
     problems = validate(sample)

@@ -35,7 +35,7 @@ from xarray.indexes import CoordinateTransform
 
 from visor_xarray.resample.core import index_to_coords
 from visor_xarray.resample.grid import SPATIAL_DIMS
-from visor_xarray.resample.spaces import TransformArg, prepare
+from visor_xarray.resample.resolve import TransformArg, prepare
 from visor_xarray.transforms.model import Affine
 
 __all__ = ["AffineCoordinateTransform", "SpaceIndex", "assign_space_coords"]

@@ -23,7 +23,8 @@ import numpy as np
 import xarray as xr
 
 from visor_xarray.resample.grid import OutputGrid
-from visor_xarray.resample.spaces import TransformArg, resample_dataarray
+from visor_xarray.resample.resolve import TransformArg
+from visor_xarray.resample.spaces import resample_dataarray
 
 __all__ = ["BLENDS", "stitch_stacks"]
 

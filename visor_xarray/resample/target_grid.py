@@ -1,0 +1,90 @@
+"""The default output grid of a prepared source: spacing from the source voxels, bounds from
+the union of the transformed source boxes (snapped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from visor_xarray.coords import level_spacing
+from visor_xarray.resample.grid import (
+    SPATIAL_DIMS,
+    OutputGrid,
+    normalise_spacing,
+    source_box,
+    union_bounds,
+)
+from visor_xarray.resample.resolve import Prepared
+from visor_xarray.schema import ImageAttrs
+from visor_xarray.transforms.model import Affine
+
+__all__ = ["output_grid"]
+
+
+def _physical_steps(source: xr.DataArray, metadata: ImageAttrs | None) -> list[float]:
+    """Voxel size of the source along z/y/x in coordinate units (metadata for length 1)."""
+    steps = []
+    for dim in SPATIAL_DIMS:
+        values = np.asarray(source.coords[dim].values, dtype=np.float64)
+        if values.size > 1:
+            steps.append(float((values[-1] - values[0]) / (values.size - 1)))
+            continue
+        step = 1.0
+        if metadata is not None:
+            multiscale = metadata.multiscale
+            level = source.attrs.get("resolution_level", multiscale.level_paths[0])
+            step = level_spacing(multiscale, level)[multiscale.dims.index(dim)]
+        steps.append(float(step))
+    return steps
+
+
+def _target_steps(maps: Sequence[Affine], steps: Sequence[float]) -> npt.NDArray[np.float64]:
+    """Per source axis, the longest target-space image of one voxel step over ``maps``."""
+    lengths = np.array([np.linalg.norm(m.matrix, axis=0) * np.asarray(steps) for m in maps])
+    result: npt.NDArray[np.float64] = lengths.max(axis=0)
+    return result
+
+
+def output_grid(
+    prepared: Prepared,
+    *,
+    spacing: float | Sequence[float] | Mapping[str, float] | None = None,
+    bounds: Any = None,
+    grid: OutputGrid | None = None,
+) -> OutputGrid:
+    """The output grid of a prepared source (see :func:`resample_dataarray` for the rules).
+
+    Parameters
+    ----------
+    prepared : Prepared
+    spacing, bounds, grid
+        As in :func:`resample_dataarray`.
+
+    Returns
+    -------
+    OutputGrid
+
+    Raises
+    ------
+    ValueError
+        If ``grid`` is combined with ``spacing`` or ``bounds``, or they are malformed.
+    """
+    if grid is not None:
+        if spacing is not None or bounds is not None:
+            raise ValueError("give grid= alone, or spacing=/bounds=, not both")
+        return grid
+    maps = [prepared.coord_maps[p] for p in prepared.positions]
+    if spacing is None:
+        steps = _physical_steps(prepared.source, prepared.metadata)
+        spacing = float(_target_steps(maps, steps).min())
+    step = normalise_spacing(spacing)
+    if bounds is not None:
+        return OutputGrid.from_bounds_arg(bounds, step)
+    low, high = source_box(prepared.source.coords)
+    lower, upper = union_bounds(m.transform_bounds(low, high) for m in maps)
+    return OutputGrid.from_bounds(lower, upper, step, snap=True)

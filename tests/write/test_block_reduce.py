@@ -10,7 +10,17 @@ from hypothesis import strategies as st
 from visor_xarray.write import pyramid
 from visor_xarray.write.pyramid import block_reduce
 
-DTYPES = (np.uint8, np.uint16, np.int16, np.uint32, np.float32, np.float64)
+DTYPES = (
+    np.uint8,
+    np.int8,
+    np.uint16,
+    np.int16,
+    np.uint32,
+    np.int32,
+    np.int64,
+    np.float32,
+    np.float64,
+)
 
 
 def reference(data: np.ndarray, factors: tuple[int, ...], method: str) -> np.ndarray:
@@ -36,8 +46,14 @@ def cases(draw: st.DrawFn) -> tuple[np.ndarray, tuple[int, ...], str]:
     dtype = np.dtype(draw(st.sampled_from(DTYPES)))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
-    high = 255 if dtype.itemsize == 1 else 60_000 if dtype.kind == "u" else 30_000
-    data = rng.integers(0, high, size=shape).astype(dtype)
+    if dtype.kind in "ui":  # the whole range, extremes and negative values included
+        info = np.iinfo(dtype)
+        low, high = max(int(info.min), -(2**40)), min(int(info.max), 2**40)
+        data = rng.integers(low, high, size=shape, endpoint=True).astype(dtype)
+        if dtype.itemsize <= 4:  # int64 sums of int64 extremes overflow (documented)
+            data.flat[:: max(1, data.size // 3)] = info.max if seed % 2 else info.min
+    else:
+        data = rng.integers(-30_000, 30_000, size=shape).astype(dtype)
     if dtype.kind == "f":
         data = data + rng.random(shape).astype(dtype)
     return data, factors, draw(st.sampled_from(("mean", "max", "min")))
@@ -76,6 +92,16 @@ def test_block_reduce_returns_a_new_array_when_no_axis_is_reduced() -> None:
 def test_block_reduce_refuses_bad_factors(factors: tuple[int, ...]) -> None:
     with pytest.raises(ValueError, match="factors"):
         block_reduce(np.zeros((4, 4), np.uint16), factors)
+
+
+def test_huge_factors_do_not_wrap_the_block_size() -> None:
+    # 2**33 * 2**31 wraps to 0 in int64; the sum must still be exact (2.5 -> 2, 65534.67)
+    np.testing.assert_array_equal(
+        block_reduce(np.array([[1, 2], [3, 4]], np.uint16), (2**33, 2**31)), [[2]]
+    )
+    np.testing.assert_array_equal(
+        block_reduce(np.array([65535, 65534, 65535], np.uint16), (2**40,)), [65535]
+    )
 
 
 def test_uint16_mean_of_large_values_stays_in_range() -> None:

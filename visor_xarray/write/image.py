@@ -25,7 +25,7 @@ from visor_xarray.chunking import shard_shape_for_budget
 from visor_xarray.errors import InvalidArrayError, MetadataError, TargetExistsError
 from visor_xarray.options import OPTIONS
 from visor_xarray.store import VsrStore
-from visor_xarray.write.levels import _pyramid_levels
+from visor_xarray.write.levels import _write_pyramid
 from visor_xarray.write.metadata import CANONICAL_DIMS, image_attrs_from_dataarray
 from visor_xarray.write.pyramid import level_factors
 from visor_xarray.write.report import (
@@ -35,7 +35,7 @@ from visor_xarray.write.report import (
     _workers,
     predicted_peak,
 )
-from visor_xarray.write.shards import _from_array, _progress, _shard_grid, _store_shards
+from visor_xarray.write.shards import _from_array, _progress, _shard_grid
 from visor_xarray.zarr_io import (
     WRITE_MARKER,
     guard_writes,
@@ -234,14 +234,15 @@ def write_dataarray(
                 .astype(dtype, copy=False)
                 .rechunk(_shard_grid(array.shape, shards))
             )
-            # Coarser levels come from level 0's shards while they are in memory: no
-            # read-back of level 0, and each level is computed from the one before it.
-            pieces, level_reports = _pyramid_levels(
+            # Coarser levels come from level 0's shards while they are in memory (no
+            # read-back of level 0), each level from the one before it.
+            level_reports = _write_pyramid(
                 store,
                 image_type,
                 name,
                 image_attrs,
                 level0,
+                [(level0, target)],
                 factors,
                 shards,
                 chunks,
@@ -249,7 +250,6 @@ def write_dataarray(
                 method,
                 guard=guard,
             )
-            _store_shards([(level0, target), *pieces])
             reports.append(LevelReport("0", tuple(array.shape), shards, chunks))
             reports.extend(level_reports)
     return WriteReport(

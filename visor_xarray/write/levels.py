@@ -49,12 +49,32 @@ def _pyramid_compressors(compressors: Any) -> Any:
     return default_compressor(clevel)
 
 
-def _pyramid_levels(
+def _streams(data: da.Array, step: Sequence[int], shards: Sequence[int]) -> bool:
+    """Whether the level computed from ``data``'s blocks fills its shards block by block.
+
+    It does when, along every axis cut into several blocks, the blocks are a multiple
+    of the factor and the reduced blocks either tile the shards or are tiled by them.
+    Otherwise a shard needs parts of two blocks, dask keeps the blocks alive until their
+    last part is written, and memory grows with the number of shards.
+    """
+    for chunks, factor, shard in zip(data.chunks, step, shards, strict=True):
+        if len(chunks) <= 1:
+            continue
+        if chunks[0] % factor:
+            return False
+        reduced = chunks[0] // factor
+        if shard % reduced and reduced % shard:
+            return False
+    return True
+
+
+def _write_pyramid(
     store: VsrStore,
     image_type: str,
     name: str,
     image_attrs: ImageAttrs,
-    base: da.Array,
+    base: da.Array | zarr.Array[Any],
+    pending: Sequence[tuple[da.Array, zarr.Array[Any]]],
     factors: Sequence[Sequence[int]],
     shard0: Sequence[int],
     chunks: Sequence[int],
@@ -62,28 +82,42 @@ def _pyramid_levels(
     method: str,
     first_level: int = 1,
     guard: tuple[Path, str] | None = None,
-) -> tuple[list[tuple[da.Array, zarr.Array[Any]]], list[LevelReport]]:
-    """Create the coarser level arrays and their lazy data, each from the level before it.
+) -> list[LevelReport]:
+    """Create and write the coarser levels, each computed from the level before it.
 
-    ``base`` is the data of level ``first_level - 1``: the level-0 source being written
-    (the pyramid is then computed from its in-memory shards) or a stored level read back
-    in shard-footprint pieces (``add_levels``). ``guard`` (image directory, marker token)
-    stops shard commits once the write fails. Returns ``(data, target)`` pairs for
-    :func:`_store_shards` and the level reports.
+    ``base`` is level ``first_level - 1``: lazy data (the level-0 source being written,
+    whose own ``pending`` write joins the first batch) or a stored level, read back in
+    pieces of one new shard's footprint. A level is computed from the previous level's
+    blocks in memory, in the same dask graph, while its shard grid nests with those
+    blocks (:func:`_streams`); otherwise the levels so far are written first and the
+    level is computed from the stored previous level, so memory stays bounded by the
+    shards in flight either way. ``guard`` (image directory, marker token) stops shard
+    commits once the write fails. Returns the level reports.
     """
-    pieces: list[tuple[da.Array, zarr.Array[Any]]] = []
+    batch = list(pending)
     reports = []
     compressors = _pyramid_compressors(compressors)
     cumulative = np.ones(len(shard0), dtype=np.int64)
     for offset in range(first_level - 1):
         cumulative *= np.asarray(factors[offset])
-    previous = base
+    previous: Any = base
+    # where the previous level is stored, to read it back when its blocks do not nest
+    stored: zarr.Array[Any] | None = (
+        base if not isinstance(base, da.Array) else (batch[-1][1] if batch else None)
+    )
     for level in range(first_level, len(factors) + 1):
         step = factors[level - 1]
         cumulative = cumulative * np.asarray(step)
         shape = tuple(-(-n // f) for n, f in zip(previous.shape, step, strict=True))
         shards = _level_shards(shard0, cumulative.tolist(), chunks, shape)
         level_chunks = tuple(min(c, s) for c, s in zip(chunks, shards, strict=True))
+        reread = not isinstance(previous, da.Array) or not _streams(previous, step, shards)
+        if reread and stored is not None:
+            if batch:
+                _store_shards(batch)
+            batch = []
+            footprint = tuple(s * f for s, f in zip(shards, step, strict=True))
+            previous = _from_array(stored, chunks=footprint)
         target = store.create_level(
             image_type,
             name,
@@ -99,9 +133,12 @@ def _pyramid_levels(
         if guard is not None:
             target = guard_writes(target, *guard)
         previous = downsample(previous, step, method)
-        pieces.append((previous, target))
+        batch.append((previous, target))
+        stored = target
         reports.append(LevelReport(str(level), shape, shards, level_chunks))
-    return pieces, reports
+    if batch:
+        _store_shards(batch)
+    return reports
 
 
 def add_levels(
@@ -186,26 +223,16 @@ def add_levels(
         )
         level0 = store.level_array(image_type, name, multiscale.level_paths[0], attrs=attrs)
         shard0 = level0.shards or level0.chunks
-        # The first new level reads the coarsest stored one in pieces of one output
-        # shard's footprint; the levels after it come from that in memory.
-        step = all_factors[existing - 1]
-        first_shards = _level_shards(
-            shard0,
-            (old_scales[-1] / old_scales[0] * np.asarray(step)).round().astype(int).tolist(),
-            level0.chunks,
-            tuple(-(-n // f) for n, f in zip(last.shape, step, strict=True)),
-        )
-        base = _from_array(
-            last, chunks=tuple(s * f for s, f in zip(first_shards, step, strict=True))
-        )
         # New levels first, metadata last: a killed run leaves the image as it was (plus
-        # unlisted level arrays that the next run overwrites).
-        pieces, reports = _pyramid_levels(
+        # unlisted level arrays that the next run overwrites). The first new level reads
+        # the coarsest stored one in pieces of one new shard's footprint.
+        reports = _write_pyramid(
             store,
             image_type,
             name,
             updated,
-            base,
+            last,
+            [],
             all_factors,
             shard0,
             level0.chunks,
@@ -214,7 +241,6 @@ def add_levels(
             first_level=existing,
             guard=(directory, marker["token"]),
         )
-        _store_shards(pieces)
         store.write_image_attrs(image_type, name, updated)
     itemsize = np.dtype(level0.dtype).itemsize
     return WriteReport(

@@ -40,6 +40,11 @@ def block_reduce(data: np.ndarray, factors: Sequence[int], method: str = "mean")
     numpy.ndarray
         Same dtype as ``data``; shape ``ceil(shape / factors)``. Integer means are exact
         sums divided once and rounded half to even; float means are summed in float64.
+
+    Notes
+    -----
+    Integers are summed in int64: 64-bit data whose block sums leave the int64 range
+    (values near 2**63) wrap around.
     """
     if method not in _REDUCERS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -90,7 +95,7 @@ def _slabs(shape: Sequence[int], itemsize: int, factors: Sequence[int]) -> tuple
 
 def _reduce_block(data: np.ndarray, factors: tuple[int, ...], method: str) -> np.ndarray:
     reducer = _REDUCERS[method]
-    accumulator = _accumulator(data.dtype, factors) if method == "mean" else data.dtype
+    accumulator = _accumulator(data.dtype, factors, data.shape) if method == "mean" else data.dtype
     # the largest factor first: later passes then work on the smallest intermediate
     order = sorted(range(len(factors)), key=lambda axis: -factors[axis])
     out = data
@@ -160,14 +165,15 @@ def _reduce_axis(
     return out
 
 
-def _accumulator(dtype: np.dtype, factors: Sequence[int]) -> np.dtype:
+def _accumulator(dtype: np.dtype, factors: Sequence[int], shape: Sequence[int]) -> np.dtype:
     """An exact, compact sum type.
 
     float32 holds every integer up to 2**24 exactly, so sums of up to 256 values of 8- or
     16-bit integers are exact in it, and the mean is then divided in place; wider or
     larger sums use int64 (exact) and float data float64.
     """
-    block = int(np.prod(factors))
+    # Python ints: a product of huge factors must not wrap around like numpy's int64
+    block = math.prod(min(int(f), int(n)) for f, n in zip(factors, shape, strict=True))
     if dtype.kind in "ui" and dtype.itemsize <= 2 and block <= 256:
         return np.dtype(np.float32)
     if dtype.kind in "ui":

@@ -19,7 +19,7 @@ from visor_xarray.write.image import _shards as _shards
 from visor_xarray.write.image import write_dataarray
 from visor_xarray.write.levels import _level_shards as _level_shards
 from visor_xarray.write.levels import _pyramid_compressors as _pyramid_compressors
-from visor_xarray.write.levels import _pyramid_levels as _pyramid_levels
+from visor_xarray.write.levels import _write_pyramid as _write_pyramid
 from visor_xarray.write.levels import add_levels
 from visor_xarray.write.region import _merge_region as _merge_region
 from visor_xarray.write.region import _region_slices as _region_slices

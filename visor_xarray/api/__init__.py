@@ -1,0 +1,35 @@
+"""The visor-py-compatible API: ``info``, ``list_image``, ``list_transform``, ``Image``.
+
+Same call shapes as visor-py's README, on top of :class:`~visor_xarray.store.VsrStore`.
+Listings return small typed records that print readably instead of bare dicts.
+
+One job per module; every name of the former single module is importable here:
+
+- :mod:`~visor_xarray.api.records`: :class:`SampleSummary`, :class:`ImageRecord`,
+  :class:`TransformRecord`;
+- :mod:`~visor_xarray.api.listing`: :func:`info`, :func:`list_image`,
+  :func:`list_transform`;
+- :mod:`~visor_xarray.api.labels`: :func:`label_to_index` and ``_only_image``;
+- :mod:`~visor_xarray.api.image`: :class:`Image`.
+"""
+
+from __future__ import annotations
+
+from visor_xarray.api.image import Image
+from visor_xarray.api.image import _chunking as _chunking
+from visor_xarray.api.labels import _only_image as _only_image
+from visor_xarray.api.labels import label_to_index
+from visor_xarray.api.listing import _record as _record
+from visor_xarray.api.listing import info, list_image, list_transform
+from visor_xarray.api.records import ImageRecord, SampleSummary, TransformRecord
+
+__all__ = [
+    "Image",
+    "ImageRecord",
+    "SampleSummary",
+    "TransformRecord",
+    "info",
+    "label_to_index",
+    "list_image",
+    "list_transform",
+]

@@ -17,34 +17,33 @@ Two kinds of source are read differently:
 
 Per task the memory is the output block, the footprint (plus a float64 copy of it for
 spline orders >= 2, which scipy prefilters) and, for dask sources, the overlapping chunks.
+
+This module holds the entry point (:func:`resample_to_grid`) and its parameter checks; the
+work is split by job:
+
+* :mod:`visor_xarray.resample.footprint`: footprints, margins and overlapped chunks;
+* :mod:`visor_xarray.resample.block_shape`: the default block shape (memory budget);
+* :mod:`visor_xarray.resample.blocks`: the per-block tasks (read, interpolate, fill);
+* :mod:`visor_xarray.resample.graph`: the dask graph assembly.
 """
 
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
-import dask.array as da
 import numpy as np
-import numpy.typing as npt
 import xarray as xr
-from dask.base import tokenize
-from dask.highlevelgraph import HighLevelGraph
 
+from visor_xarray.resample.block_shape import default_block
+from visor_xarray.resample.footprint import SPLINE_MARGIN, footprint_margin
+from visor_xarray.resample.graph import _build
 from visor_xarray.resample.grid import (
     SPATIAL_DIMS,
     OutputGrid,
     normalise_chunks,
     regular_step,
-)
-from visor_xarray.resample.kernels import (
-    SEPARABLE_MODES,
-    affine_block,
-    decoupled_axis,
-    separable_block,
 )
 from visor_xarray.transforms.model import Affine
 
@@ -60,32 +59,6 @@ __all__ = [
 #: Boundary modes accepted (scipy.ndimage names). Others ('reflect', 'wrap', ...) would need
 #: input far from a block's footprint and are refused.
 MODES = ("constant", "grid-constant", "nearest")
-
-#: Extra source voxels read around a footprint for spline orders >= 2. scipy prefilters
-#: the footprint it is given; the influence of a cut decays like |sqrt(3) - 2|^k ~ 0.268^k
-#: voxels away (cubic), so 12 voxels leave a relative difference below ~2e-7 to the
-#: whole-volume prefilter.
-SPLINE_MARGIN = 12
-
-# Rounding slack (voxels) of the tight footprints of the separable kernel.
-_TIGHT_SLACK = 1e-7
-
-
-def footprint_margin(order: int) -> int:
-    """Voxels read beyond the interpolation points of a block, per side.
-
-    Parameters
-    ----------
-    order : int
-        Spline order, 0 to 5.
-
-    Returns
-    -------
-    int
-        1 for orders 0 and 1 (the neighbours linear interpolation needs), else
-        :data:`SPLINE_MARGIN`.
-    """
-    return 1 if order <= 1 else SPLINE_MARGIN
 
 
 def index_to_coords(source: xr.DataArray) -> Affine:
@@ -116,179 +89,6 @@ def index_to_coords(source: xr.DataArray) -> Affine:
         steps.append(regular_step(values, dim))
         firsts.append(float(values[0]))
     return Affine(np.diag(steps), np.asarray(firsts))
-
-
-# --------------------------------------------------------------------------- block tasks
-
-
-@dataclass(frozen=True, eq=False)
-class _Block:
-    """Everything a block task needs besides the source data (opaque to dask)."""
-
-    shape: tuple[int, int, int]
-    matrix: npt.NDArray[np.float64]
-    offset: npt.NDArray[np.float64]
-    order: int
-    mode: str
-    cval: float
-    dtype: np.dtype[Any]
-    prefilter: bool
-    # number of leading (length-1) dims of the output block
-    lead: int = 0
-    # the decoupled axis when the separable kernel applies (see kernels.py), else None
-    separable_axis: int | None = None
-    # per axis, the source's first and last voxel in footprint coordinates
-    limits: tuple[tuple[float, float], ...] = ()
-    # indexable sources: the index of the footprint in the (transposed) source
-    read: tuple[Any, ...] = ()
-    # dask sources: footprint shape and, per chunk, (index into chunk, slices into footprint)
-    box_shape: tuple[int, int, int] = (0, 0, 0)
-    pieces: tuple[tuple[tuple[Any, ...], tuple[slice, ...]], ...] = ()
-
-
-class _Reader:
-    """Reads a region of an indexable source (numpy or xarray lazy backend data)."""
-
-    def __init__(self, variable: xr.Variable) -> None:
-        self.variable = variable
-
-    def __call__(self, index: tuple[Any, ...]) -> npt.NDArray[Any]:
-        # Indexing a lazily indexed Variable composes the index; .values reads only it.
-        return np.asarray(self.variable[index].values)
-
-
-def _interpolate(data: npt.NDArray[Any], block: _Block) -> npt.NDArray[Any]:
-    if block.separable_axis is not None:
-        out = separable_block(
-            data,
-            block.matrix,
-            block.offset,
-            block.shape,
-            order=block.order,
-            mode=block.mode,
-            cval=block.cval,
-            dtype=block.dtype,
-            axis=block.separable_axis,
-            limits=block.limits,
-        )
-    else:
-        out = affine_block(
-            data,
-            block.matrix,
-            block.offset,
-            block.shape,
-            order=block.order,
-            mode=block.mode,
-            cval=block.cval,
-            dtype=block.dtype,
-            prefilter=block.prefilter,
-        )
-    return out.reshape((1,) * block.lead + block.shape)
-
-
-def _block_from_reader(reader: _Reader, block: _Block) -> npt.NDArray[Any]:
-    return _interpolate(reader(block.read), block)
-
-
-def _block_from_chunks(chunks: list[npt.NDArray[Any]], block: _Block) -> npt.NDArray[Any]:
-    if len(chunks) == 1:
-        index, _ = block.pieces[0]
-        data = chunks[0][index]
-    else:
-        data = np.empty(block.box_shape, dtype=chunks[0].dtype)
-        for chunk, (index, target) in zip(chunks, block.pieces, strict=True):
-            data[target] = chunk[index]
-    return _interpolate(data, block)
-
-
-def _fill_block(block: _Block) -> npt.NDArray[Any]:
-    return np.full((1,) * block.lead + block.shape, block.cval, dtype=block.dtype)
-
-
-# --------------------------------------------------------------------------- planning
-
-#: Block edges considered by :func:`default_block`, and the voxel count of a block.
-_BLOCK_EDGES = (64, 128, 256, 512)
-_BLOCK_VOXELS = (2**20, 2**21)
-
-
-def default_block(
-    maps: Sequence[Affine], shape: Sequence[int], order: int
-) -> tuple[int, int, int]:
-    """The default output block shape: 1-2 M voxels with the smallest footprints.
-
-    The footprint of a block of edges ``b`` (output voxels) spans ``|A| @ b`` source voxels
-    per axis (``A``: output index -> source index), plus the interpolation margin. Among
-    edges 64, 128, 256, 512 with 2^20 to 2^21 voxels per block, the shape with the least
-    footprint per output voxel (the worst over ``maps``) is chosen, the most cubic one among
-    those within 5 % of it. An axis-aligned map gives 128 x 128 x 128; a 45-degree deskew,
-    whose footprint is sheared along z, gets blocks elongated along z (e.g. 512 x 64 x 64),
-    which read about half as much source per output voxel. Edges are clipped to ``shape``.
-
-    Parameters
-    ----------
-    maps : sequence of Affine
-        Output index -> source index, one per stack/channel.
-    shape : sequence of int
-        The output grid shape.
-    order : int
-        Interpolation order (sets the margin).
-
-    Returns
-    -------
-    tuple of int
-        ``(bz, by, bx)``.
-    """
-    margin = 2 * footprint_margin(order) + 1
-    ratios: list[tuple[float, float, tuple[int, int, int]]] = []
-    for edges in itertools.product(_BLOCK_EDGES, repeat=3):
-        clipped = [min(e, int(n)) for e, n in zip(edges, shape, strict=True)]
-        voxels = int(np.prod(clipped))
-        if not _BLOCK_VOXELS[0] <= int(np.prod(edges)) <= _BLOCK_VOXELS[1]:
-            continue
-        worst = max(
-            float(np.prod(np.abs(m.matrix) @ np.asarray(clipped, dtype=np.float64) + margin))
-            for m in maps
-        )
-        spread = float(np.ptp(np.log2(edges)))
-        ratios.append((worst / voxels, spread, (edges[0], edges[1], edges[2])))
-    best = min(r[0] for r in ratios)
-    candidates = [r for r in ratios if r[0] <= best * 1.05]
-    chosen = min(candidates, key=lambda r: (r[1], r[0]))[2]
-    return normalise_chunks(chosen, shape)
-
-
-def _boundaries(chunks: Sequence[int]) -> npt.NDArray[np.int64]:
-    return np.concatenate([[0], np.cumsum(chunks)]).astype(np.int64)
-
-
-def _footprints(
-    matrix: npt.NDArray[np.float64],
-    offset: npt.NDArray[np.float64],
-    starts: Sequence[npt.NDArray[np.int64]],
-    stops: Sequence[npt.NDArray[np.int64]],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Per block, the min and max source index of its corners (separable, vectorised).
-
-    Source coordinate ``a`` of output index ``o`` is ``offset[a] + sum_b M[a, b] o_b``; over
-    a box each term is extreme at one end of its own axis, so the extremes over all 8
-    corners are sums of per-axis extremes. Returns two arrays of shape
-    ``(3, nz, ny, nx)`` (blocks per axis).
-    """
-    counts = [len(s) for s in starts]
-    low = np.zeros((3, *counts))
-    high = np.zeros((3, *counts))
-    for a in range(3):
-        low[a] += offset[a]
-        high[a] += offset[a]
-        for b in range(3):
-            first = matrix[a, b] * starts[b]
-            last = matrix[a, b] * (stops[b] - 1)
-            shape = [1, 1, 1]
-            shape[b] = counts[b]
-            low[a] += np.minimum(first, last).reshape(shape)
-            high[a] += np.maximum(first, last).reshape(shape)
-    return low, high
 
 
 def _check_params(order: int, mode: str, fill_value: float, dtype: np.dtype[Any]) -> None:
@@ -425,158 +225,3 @@ def resample_to_grid(
     return xr.DataArray(
         data, dims=(*lead_dims, *SPATIAL_DIMS), coords=coords, attrs=attrs, name=source.name
     )
-
-
-def _build(
-    source: xr.DataArray,
-    maps: Mapping[tuple[int, ...], Affine],
-    grid: OutputGrid,
-    block_shape: tuple[int, int, int],
-    lead_dims: tuple[str, ...],
-    order: int,
-    mode: str,
-    fill: float,
-    dtype: np.dtype[Any],
-    prefilter: bool,
-    kernel: str,
-) -> da.Array:
-    spatial_chunks = [
-        tuple(min(b, n - s) for s in range(0, n, b))
-        for b, n in zip(block_shape, grid.shape, strict=True)
-    ]
-    starts = [_boundaries(c)[:-1] for c in spatial_chunks]
-    stops = [_boundaries(c)[1:] for c in spatial_chunks]
-    source_shape = np.asarray(source.shape[-3:], dtype=np.int64)
-    margin = footprint_margin(order)
-    # .chunks, not .data: .data would load a lazily indexed (backend) array whole
-    is_dask = source.chunks is not None
-    token = tokenize(
-        source.data.name if is_dask else uuid.uuid4().hex,
-        {k: v.homogeneous.tobytes() for k, v in maps.items()},
-        grid,
-        block_shape,
-        order,
-        mode,
-        fill,
-        str(dtype),
-        prefilter,
-        kernel,
-    )
-    name = f"resample-{token}"
-    layer: dict[Any, Any] = {}
-    dependencies: list[Any] = []
-    if is_dask:
-        array: da.Array = source.data
-        dependencies.append(array)
-        bounds = [_boundaries(c) for c in array.chunks]
-    else:
-        reader_key = f"resample-source-{token}"
-        layer[reader_key] = _Reader(source.variable)
-    for position, affine in maps.items():
-        matrix = affine.matrix
-        separable = kernel == "auto" and order <= 1 and mode in SEPARABLE_MODES
-        axis = decoupled_axis(matrix) if separable else None
-        low, high = _footprints(matrix, affine.offset, starts, stops)
-        if axis is not None:
-            # The separable kernel tests "inside" against the whole source, not the
-            # footprint, so the footprint can be tight: the two neighbours of every point
-            # (with a 1e-7 voxel slack for rounding; an axis mapped onto integer positions,
-            # like x under a deskew, then reads no extra storage chunk).
-            lo = np.floor(low - _TIGHT_SLACK).astype(np.int64)
-            hi = np.ceil(high - _TIGHT_SLACK).astype(np.int64) + 1
-        else:
-            lo = np.floor(low).astype(np.int64) - margin
-            hi = np.floor(high).astype(np.int64) + margin + 2
-        shape3 = source_shape.reshape(3, 1, 1, 1)
-        if mode == "nearest":
-            # beyond an edge the nearest edge voxel is the value: keep at least one voxel
-            lo = np.clip(lo, 0, shape3 - 1)
-            hi = np.clip(hi, lo + 1, shape3)
-        else:
-            lo = np.clip(lo, 0, shape3)
-            hi = np.clip(hi, 0, shape3)
-        for i, j, k in itertools.product(*(range(len(s)) for s in starts)):
-            key = (name, *position, i, j, k)
-            block_start = np.array([starts[0][i], starts[1][j], starts[2][k]], dtype=np.float64)
-            shape = (
-                int(spatial_chunks[0][i]),
-                int(spatial_chunks[1][j]),
-                int(spatial_chunks[2][k]),
-            )
-            box_lo = lo[:, i, j, k]
-            box_hi = hi[:, i, j, k]
-            block = _Block(
-                shape=shape,
-                matrix=matrix,
-                offset=matrix @ block_start + affine.offset - box_lo,
-                order=int(order),
-                mode=mode,
-                cval=fill,
-                dtype=dtype,
-                prefilter=prefilter,
-                lead=len(position),
-                separable_axis=axis,
-                limits=tuple(
-                    (float(-a), float(n - 1 - a))
-                    for a, n in zip(box_lo, source_shape, strict=True)
-                ),
-            )
-            if np.any(box_hi <= box_lo):
-                layer[key] = (_fill_block, block)
-                continue
-            spatial = tuple(slice(int(a), int(b)) for a, b in zip(box_lo, box_hi, strict=True))
-            if not is_dask:
-                layer[key] = (
-                    _block_from_reader,
-                    reader_key,
-                    replace(block, read=(*position, *spatial)),
-                )
-                continue
-            keys, pieces = _pieces(array.name, bounds, position, box_lo, box_hi)
-            z, y, x = (int(b - a) for a, b in zip(box_lo, box_hi, strict=True))
-            layer[key] = (
-                _block_from_chunks,
-                keys,
-                replace(block, box_shape=(z, y, x), pieces=pieces),
-            )
-    graph = HighLevelGraph.from_collections(name, layer, dependencies=dependencies)
-    chunks = (*((1,) * n for n in (source.sizes[d] for d in lead_dims)), *spatial_chunks)
-    return da.Array(  # type: ignore[no-untyped-call]
-        graph, name, chunks=chunks, dtype=dtype, meta=np.empty((0,) * len(chunks), dtype)
-    )
-
-
-def _pieces(
-    name: str,
-    bounds: Sequence[npt.NDArray[np.int64]],
-    position: tuple[int, ...],
-    box_lo: npt.NDArray[np.int64],
-    box_hi: npt.NDArray[np.int64],
-) -> tuple[list[tuple[Any, ...]], tuple[tuple[tuple[Any, ...], tuple[slice, ...]], ...]]:
-    """Source chunk keys overlapping a footprint, with what to copy from each."""
-    lead_chunk: list[int] = []
-    lead_local: list[int] = []
-    for axis, index in enumerate(position):
-        chunk = int(np.searchsorted(bounds[axis], index, side="right") - 1)
-        lead_chunk.append(chunk)
-        lead_local.append(int(index - bounds[axis][chunk]))
-    ranges = []
-    for axis in range(3):
-        edges = bounds[len(position) + axis]
-        first = int(np.searchsorted(edges, box_lo[axis], side="right") - 1)
-        last = int(np.searchsorted(edges, box_hi[axis] - 1, side="right") - 1)
-        ranges.append(range(first, last + 1))
-    keys: list[tuple[Any, ...]] = []
-    pieces = []
-    for chunk_index in itertools.product(*ranges):
-        source_index: list[Any] = list(lead_local)
-        target: list[slice] = []
-        for axis, c in enumerate(chunk_index):
-            edges = bounds[len(position) + axis]
-            begin = max(int(box_lo[axis]), int(edges[c]))
-            end = min(int(box_hi[axis]), int(edges[c + 1]))
-            source_index.append(slice(begin - int(edges[c]), end - int(edges[c])))
-            target.append(slice(begin - int(box_lo[axis]), end - int(box_lo[axis])))
-        keys.append((name, *lead_chunk, *chunk_index))
-        pieces.append((tuple(source_index), tuple(target)))
-    return keys, tuple(pieces)

@@ -1,0 +1,117 @@
+"""Source footprints of output blocks: margins, corner bounds and the chunks they overlap.
+
+The *footprint* of an output block is the axis-aligned box of source voxels its 8 corners
+map back to, widened by the interpolation margin. This module computes those boxes for
+every block at once (:func:`_footprints`), the margin (:func:`footprint_margin`) and, for
+dask sources, which source chunks a footprint overlaps and what to copy from each
+(:func:`_pieces`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "SPLINE_MARGIN",
+    "footprint_margin",
+]
+
+#: Extra source voxels read around a footprint for spline orders >= 2. scipy prefilters
+#: the footprint it is given; the influence of a cut decays like |sqrt(3) - 2|^k ~ 0.268^k
+#: voxels away (cubic), so 12 voxels leave a relative difference below ~2e-7 to the
+#: whole-volume prefilter.
+SPLINE_MARGIN = 12
+
+# Rounding slack (voxels) of the tight footprints of the separable kernel.
+_TIGHT_SLACK = 1e-7
+
+
+def footprint_margin(order: int) -> int:
+    """Voxels read beyond the interpolation points of a block, per side.
+
+    Parameters
+    ----------
+    order : int
+        Spline order, 0 to 5.
+
+    Returns
+    -------
+    int
+        1 for orders 0 and 1 (the neighbours linear interpolation needs), else
+        :data:`SPLINE_MARGIN`.
+    """
+    return 1 if order <= 1 else SPLINE_MARGIN
+
+
+def _boundaries(chunks: Sequence[int]) -> npt.NDArray[np.int64]:
+    return np.concatenate([[0], np.cumsum(chunks)]).astype(np.int64)
+
+
+def _footprints(
+    matrix: npt.NDArray[np.float64],
+    offset: npt.NDArray[np.float64],
+    starts: Sequence[npt.NDArray[np.int64]],
+    stops: Sequence[npt.NDArray[np.int64]],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per block, the min and max source index of its corners (separable, vectorised).
+
+    Source coordinate ``a`` of output index ``o`` is ``offset[a] + sum_b M[a, b] o_b``; over
+    a box each term is extreme at one end of its own axis, so the extremes over all 8
+    corners are sums of per-axis extremes. Returns two arrays of shape
+    ``(3, nz, ny, nx)`` (blocks per axis).
+    """
+    counts = [len(s) for s in starts]
+    low = np.zeros((3, *counts))
+    high = np.zeros((3, *counts))
+    for a in range(3):
+        low[a] += offset[a]
+        high[a] += offset[a]
+        for b in range(3):
+            first = matrix[a, b] * starts[b]
+            last = matrix[a, b] * (stops[b] - 1)
+            shape = [1, 1, 1]
+            shape[b] = counts[b]
+            low[a] += np.minimum(first, last).reshape(shape)
+            high[a] += np.maximum(first, last).reshape(shape)
+    return low, high
+
+
+def _pieces(
+    name: str,
+    bounds: Sequence[npt.NDArray[np.int64]],
+    position: tuple[int, ...],
+    box_lo: npt.NDArray[np.int64],
+    box_hi: npt.NDArray[np.int64],
+) -> tuple[list[tuple[Any, ...]], tuple[tuple[tuple[Any, ...], tuple[slice, ...]], ...]]:
+    """Source chunk keys overlapping a footprint, with what to copy from each."""
+    lead_chunk: list[int] = []
+    lead_local: list[int] = []
+    for axis, index in enumerate(position):
+        chunk = int(np.searchsorted(bounds[axis], index, side="right") - 1)
+        lead_chunk.append(chunk)
+        lead_local.append(int(index - bounds[axis][chunk]))
+    ranges = []
+    for axis in range(3):
+        edges = bounds[len(position) + axis]
+        first = int(np.searchsorted(edges, box_lo[axis], side="right") - 1)
+        last = int(np.searchsorted(edges, box_hi[axis] - 1, side="right") - 1)
+        ranges.append(range(first, last + 1))
+    keys: list[tuple[Any, ...]] = []
+    pieces = []
+    for chunk_index in itertools.product(*ranges):
+        source_index: list[Any] = list(lead_local)
+        target: list[slice] = []
+        for axis, c in enumerate(chunk_index):
+            edges = bounds[len(position) + axis]
+            begin = max(int(box_lo[axis]), int(edges[c]))
+            end = min(int(box_hi[axis]), int(edges[c + 1]))
+            source_index.append(slice(begin - int(edges[c]), end - int(edges[c])))
+            target.append(slice(begin - int(box_lo[axis]), end - int(box_lo[axis])))
+        keys.append((name, *lead_chunk, *chunk_index))
+        pieces.append((tuple(source_index), tuple(target)))
+    return keys, tuple(pieces)

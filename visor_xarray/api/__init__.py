@@ -16,10 +16,8 @@ One job per module; every name of the former single module is importable here:
 from __future__ import annotations
 
 from visor_xarray.api.image import Image
-from visor_xarray.api.image import _chunking as _chunking
 from visor_xarray.api.labels import _only_image as _only_image
 from visor_xarray.api.labels import label_to_index
-from visor_xarray.api.listing import _record as _record
 from visor_xarray.api.listing import info, list_image, list_transform
 from visor_xarray.api.records import ImageRecord, SampleSummary, TransformRecord
 

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 from visor_xarray.store.base import IMAGE_MODES as IMAGE_MODES
 from visor_xarray.store.base import ImageMode, SampleMode
-from visor_xarray.store.documents import T as T
-from visor_xarray.store.documents import _group_attributes as _group_attributes
-from visor_xarray.store.documents import _load as _load
 from visor_xarray.store.vsr_store import VsrStore
 
 __all__ = ["ImageMode", "SampleMode", "VsrStore"]

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 from visor_xarray.validate.problems import Problem, Severity
 from visor_xarray.validate.references import resolve_source
-from visor_xarray.validate.sample import _Checker as _Checker
 from visor_xarray.validate.sample import validate
 from visor_xarray.validate.shards import DEEP_READ_BYTES as DEEP_READ_BYTES
-from visor_xarray.validate.shards import _key_coords as _key_coords
 
 __all__ = ["Problem", "Severity", "resolve_source", "validate"]

@@ -26,12 +26,8 @@ from typing import TypeAlias
 
 from visor_xarray.transforms.model.affine import Affine
 from visor_xarray.transforms.model.build import compose, deskew
-from visor_xarray.transforms.model.common import _MAX_CONDITION as _MAX_CONDITION
 from visor_xarray.transforms.model.common import FloatArray as FloatArray
 from visor_xarray.transforms.model.common import SingularTransformError
-from visor_xarray.transforms.model.common import _as_points as _as_points
-from visor_xarray.transforms.model.common import _clean_zeros as _clean_zeros
-from visor_xarray.transforms.model.common import _frozen_array as _frozen_array
 from visor_xarray.transforms.model.displacement import DisplacementField
 
 __all__ = [

@@ -35,6 +35,7 @@ def test_tour_notebook_executes(tmp_path: Path) -> None:
     assert "('vs', 'ch', 'z', 'y', 'x') (3, 2, 48, 40, 64) uint16" in outputs[2]
     assert "stacks: ('stack_1', 'stack_2', 'stack_4')" in outputs[2]
     assert "z from 31.5 to 59.5 µm" in outputs[3]
+    assert "in memory: ndarray (9, 40, 64) equal: True" in outputs[3]
     images = [
         o
         for cell in notebook.cells

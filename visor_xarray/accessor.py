@@ -17,6 +17,7 @@ import numpy as np
 import pint
 import xarray as xr
 
+from visor_xarray.compute import compute_in_place
 from visor_xarray.coords import level_spacing
 from visor_xarray.errors import MetadataError, UnknownLabelError
 from visor_xarray.schema import ImageAttrs, parse_image_attrs
@@ -154,6 +155,34 @@ class _VisorAccessorBase(Generic[T]):
 
     def _is_dask(self) -> bool:
         return False
+
+    def compute(self, **compute_kwargs: Any) -> T:
+        """Compute every dask-backed variable, writing each block straight into its place.
+
+        Gives the same result as ``.compute()``, but dask's final gather is skipped:
+        ``.compute()`` holds every block until the last is done, then copies them all on
+        one thread into a fresh array, so it peaks at twice the result. This method
+        preallocates the result and each block is copied into it by the worker that
+        computed it. Peak memory is the result plus the blocks in flight, and the copies
+        run in parallel. The object itself is left unchanged.
+
+        Parameters
+        ----------
+        **compute_kwargs
+            Passed to dask (``scheduler=``, ``num_workers=``, ...).
+
+        Returns
+        -------
+        xarray.DataArray or xarray.Dataset
+            Same type, coordinates, attrs and encoding, holding numpy arrays.
+
+        Notes
+        -----
+        Falls back to plain ``.compute()`` when the scheduler does not share this
+        process's memory (``scheduler="processes"``, a dask.distributed client), and for
+        variables whose blocks are not numpy arrays or whose shape is unknown.
+        """
+        return compute_in_place(self._obj, **compute_kwargs)
 
 
 class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):

@@ -413,6 +413,29 @@ def page_fault_seconds(nbytes: int, times: int = 2) -> list[float]:
     return out
 
 
+def retouch_seconds(nbytes: int, idle_seconds: float = 2.0) -> tuple[float, float]:
+    """Seconds to touch ``nbytes`` again right after freeing it, and after ``idle_seconds``.
+
+    A VM whose balloon driver reports free pages to the host (Linux free page reporting)
+    hands freed memory back after about a second; touching it again then costs as much
+    as a first touch. A read that peaks at twice its output pays that on its second half.
+    """
+    page = 4096
+
+    def touch() -> float:
+        start = time.perf_counter()
+        block = np.empty(nbytes, dtype=np.uint8)
+        block[::page] = 1
+        elapsed = time.perf_counter() - start
+        del block
+        return elapsed
+
+    touch()
+    right_after = touch()
+    time.sleep(idle_seconds)
+    return right_after, touch()
+
+
 @contextlib.contextmanager
 def work_directory(workdir: Path | None, keep: bool, prefix: str) -> Iterator[Path]:
     """A directory for benchmark data: ``workdir`` itself, or a new one under ``_data/``.

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dask
+import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
@@ -86,6 +87,15 @@ def test_dask_backed_reads_name_the_shard(sample: Path, fault: str) -> None:
     with xr.open_dataset(sample, engine="visor", name=IMAGE, chunks={}) as ds:
         with dask.config.set(scheduler="threads"), pytest.raises(CorruptDataError) as caught:
             ds["image"].mean().compute()
+    assert caught.value.path == bad
+
+
+def test_visor_compute_names_the_shard_and_leaves_the_object_lazy(sample: Path) -> None:
+    bad = corrupt(sample, "truncated-half")
+    with xr.open_dataset(sample, engine="visor", name=IMAGE, chunks={}) as ds:
+        with dask.config.set(scheduler="threads"), pytest.raises(CorruptDataError) as caught:
+            ds.visor.compute()
+        assert isinstance(ds["image"].data, da.Array)
     assert caught.value.path == bad
 
 

@@ -104,6 +104,19 @@ def test_open_select_write_on_the_cluster(
     assert not list(out.rglob(".*partial*"))
 
 
+def test_visor_compute_on_the_cluster_falls_back_to_compute(
+    client: distributed.Client, sample: Path
+) -> None:
+    """Workers do not share this process's memory: a preallocated result would stay empty."""
+    ds = xr.open_dataset(sample, engine="visor", name=IMAGE, chunks={})
+    picked = ds["image"].isel(vs=[2, 0], z=slice(3, 20))
+    with distributed.get_task_stream(client) as stream:
+        result = picked.visor.compute()
+    assert {task["worker"] for task in stream.data}  # it ran on the workers
+    expected = picked.compute(scheduler="synchronous")
+    xr.testing.assert_identical(result, expected)
+
+
 def test_pipeline_settings_travel_to_workers(
     client: distributed.Client, sample: Path, tmp_path: Path
 ) -> None:

@@ -178,9 +178,11 @@ class _VisorAccessorBase(Generic[T]):
 
         Notes
         -----
-        Falls back to plain ``.compute()`` when the scheduler does not share this
-        process's memory (``scheduler="processes"``, a dask.distributed client), and for
-        variables whose blocks are not numpy arrays or whose shape is unknown.
+        Falls back to plain ``.compute()`` when the workers do not share this process's
+        memory (``scheduler="processes"``, a process ``pool``, a dask.distributed client,
+        a custom ``get``) and when a block is not the numpy array its dask array declares
+        (another dtype or shape, a masked array). Variables that declare other block
+        types (sparse, cupy, ...) are computed by dask as usual, in the same graph.
         """
         return compute_in_place(self._obj, **compute_kwargs)
 

@@ -3,22 +3,30 @@
 ``Dataset.compute()`` hands dask's result to ``concatenate3``: every block is held until
 the last one is done, then copied on one thread into a fresh array of the full size. The
 peak is twice the result, and the copy is serial. Writing each block into a preallocated
-result as soon as it is computed (``dask.array.store`` with numpy targets) peaks at the
-result plus the blocks in flight, and the copies run in the worker threads.
+result as soon as it is computed peaks at the result plus the blocks in flight, and the
+copies run in the worker threads.
 
 That only works when the workers share this process's memory. Under any other scheduler
-(processes, dask.distributed) the targets would be pickled to the workers and the result
-silently left empty, so :func:`compute_in_place` falls back to xarray's own ``compute``.
+or pool (processes, dask.distributed) the targets would be pickled to the workers and the
+result silently left empty, so :func:`compute_in_place` falls back to xarray's own
+``compute``. It also falls back when a block is not what its array declares (dtype,
+shape, a masked array): ``compute`` returns such blocks as they are, a preallocated
+target would cast or broadcast them.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Hashable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.pool import ThreadPool
 from typing import Any, TypeVar
 
+import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
+from dask.base import compute as dask_compute
 from dask.base import get_scheduler
 from dask.local import get_sync
 from dask.threaded import get as threaded_get
@@ -33,6 +41,19 @@ _MAIN = object()
 _SHARED_MEMORY_SCHEDULERS = (threaded_get, get_sync)
 
 
+class _BlockMismatch(Exception):
+    """A block differs from what its dask array declares (raised inside a task)."""
+
+
+class _Target:
+    """Holds the preallocated result; a plain holder keeps dask from hashing the array."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+
 def compute_in_place(obj: T, **compute_kwargs: Any) -> T:
     """Return ``obj`` with every dask-backed variable computed into a preallocated array.
 
@@ -44,7 +65,7 @@ def compute_in_place(obj: T, **compute_kwargs: Any) -> T:
     obj : xarray.DataArray or xarray.Dataset
         Left unchanged.
     **compute_kwargs
-        Passed to dask (``scheduler=``, ``num_workers=``, ...).
+        Passed to ``dask.compute`` (``scheduler=``, ``num_workers=``, ...).
 
     Returns
     -------
@@ -53,27 +74,62 @@ def compute_in_place(obj: T, **compute_kwargs: Any) -> T:
 
     Notes
     -----
-    Falls back to ``obj.compute(**compute_kwargs)`` when the scheduler does not share
-    this process's memory (``"processes"``, a dask.distributed client), and for
-    variables whose blocks are not plain numpy arrays or whose shape is unknown.
+    Falls back to ``obj.compute(**compute_kwargs)`` when the scheduler or its ``pool``
+    does not share this process's memory (``"processes"``, a process pool, a
+    dask.distributed client, a custom ``get``) and when a block is not the numpy array
+    its dask array declares (other dtype or shape, a masked array). Variables whose
+    declared block type is not numpy (sparse, cupy, ...) or whose shape is unknown are
+    computed by dask as usual, in the same graph.
     """
     result = obj.copy(deep=False)
     variables = _variables(result)
-    sources = {key: var.data for key, var in variables.items() if _storable(var.data)}
-    if not sources or not _shares_memory(list(sources.values()), compute_kwargs):
+    lazy = {key: var.data for key, var in variables.items() if isinstance(var.data, da.Array)}
+    storable = {key: data for key, data in lazy.items() if _storable(data)}
+    if not storable or not _shares_memory(list(lazy.values()), compute_kwargs):
         return obj.compute(**compute_kwargs)
-    targets = {key: np.empty(array.shape, dtype=array.dtype) for key, array in sources.items()}
-    da.store(
-        list(sources.values()),
-        list(targets.values()),
-        lock=False,  # chunk regions are disjoint
-        compute=True,
-        **compute_kwargs,
-    )
+    targets = {key: np.empty(data.shape, dtype=data.dtype) for key, data in storable.items()}
+    writers = [_writer(storable[key], targets[key]) for key in storable]
+    others = {key: data for key, data in lazy.items() if key not in storable}
+    try:
+        computed = dask_compute(  # type: ignore[no-untyped-call]
+            *writers, *others.values(), **compute_kwargs
+        )
+    except _BlockMismatch:
+        return obj.compute(**compute_kwargs)
     for key, target in targets.items():
         variables[key].data = target
-    # whatever the fast path could not take (other array types) is computed as usual
+    for key, value in zip(others, computed[len(writers) :], strict=True):
+        variables[key].data = value
+    # lazily indexed numpy-backed variables (not dask) are loaded as .compute() would
     return result.compute(**compute_kwargs)
+
+
+def _writer(source: da.Array, target: np.ndarray) -> da.Array:
+    """A dask array of one flag per block; computing it writes ``source`` into ``target``."""
+    writer: da.Array = da.map_blocks(  # type: ignore[no-untyped-call]
+        _write_block,
+        source,
+        target=_Target(target),
+        name=f"visor-compute-{uuid.uuid4().hex}",  # given: dask need not hash the target
+        dtype=bool,
+        meta=np.empty((0,) * source.ndim, dtype=bool),
+        chunks=tuple((1,) * len(sizes) for sizes in source.chunks),
+    )
+    return writer
+
+
+def _write_block(block: Any, target: _Target, block_info: Any = None) -> np.ndarray:
+    """Copy one block into its region of the target, or raise if it is not as declared."""
+    region = tuple(slice(start, stop) for start, stop in block_info[0]["array-location"])
+    expected_shape = tuple(stop - start for start, stop in block_info[0]["array-location"])
+    if (
+        type(block) is not np.ndarray
+        or block.dtype != target.array.dtype
+        or block.shape != expected_shape
+    ):
+        raise _BlockMismatch
+    target.array[region] = block
+    return np.ones((1,) * block.ndim, dtype=bool)
 
 
 def _variables(obj: xr.DataArray | xr.Dataset) -> Mapping[Hashable, xr.Variable]:
@@ -85,16 +141,17 @@ def _variables(obj: xr.DataArray | xr.Dataset) -> Mapping[Hashable, xr.Variable]
     return found
 
 
-def _storable(data: Any) -> bool:
-    return (
-        isinstance(data, da.Array)
-        and type(data._meta) is np.ndarray
-        and not any(np.isnan(size) for size in data.shape)
-    )
+def _storable(data: da.Array) -> bool:
+    """True if the array declares plain numpy blocks and a known shape."""
+    return type(data._meta) is np.ndarray and not any(np.isnan(size) for size in data.shape)
 
 
 def _shares_memory(sources: list[da.Array], compute_kwargs: Mapping[str, Any]) -> bool:
+    """True if the tasks would run in threads of this process (the targets are shared)."""
     scheduler = get_scheduler(  # type: ignore[no-untyped-call]
         scheduler=compute_kwargs.get("scheduler"), collections=sources
     )
-    return scheduler in _SHARED_MEMORY_SCHEDULERS
+    if scheduler not in _SHARED_MEMORY_SCHEDULERS:
+        return False
+    pool = compute_kwargs.get("pool") or dask.config.get("pool", None)
+    return pool is None or isinstance(pool, ThreadPoolExecutor | ThreadPool)

@@ -120,15 +120,14 @@ def _writer(source: da.Array, target: np.ndarray) -> da.Array:
 
 def _write_block(block: Any, target: _Target, block_info: Any = None) -> np.ndarray:
     """Copy one block into its region of the target, or raise if it is not as declared."""
-    region = tuple(slice(start, stop) for start, stop in block_info[0]["array-location"])
-    expected_shape = tuple(stop - start for start, stop in block_info[0]["array-location"])
+    location = block_info[0]["array-location"]
     if (
         type(block) is not np.ndarray
         or block.dtype != target.array.dtype
-        or block.shape != expected_shape
+        or block.shape != tuple(stop - start for start, stop in location)
     ):
         raise _BlockMismatch
-    target.array[region] = block
+    target.array[tuple(slice(start, stop) for start, stop in location)] = block
     return np.ones((1,) * block.ndim, dtype=bool)
 
 

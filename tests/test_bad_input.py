@@ -351,8 +351,12 @@ def test_unknown_image_name_lists_names(visor001_copy: Path, unchanged: Unchange
     assert "'slice_1_10x', 'slice_1_10x_1'" in message
     assert str(visor001_copy / RAW_DIR) in message
     # name=None needs exactly one image of the type
-    with pytest.raises(UnknownImageError, match="exactly one image"):
+    with pytest.raises(UnknownImageError, match="exactly one image") as caught:
         vx.Image(visor001_copy, type="raw")
+    assert str(caught.value) == (
+        f"{visor001_copy / RAW_DIR}: name=None needs exactly one image of this type, found 2;"
+        " choose one of: 'slice_1_10x', 'slice_1_10x_1'"
+    )
     check()
 
 

@@ -83,7 +83,8 @@ class UnknownImageError(VisorError, KeyError):
 
     def __init__(self, where: str | Path, what: str, value: object, valid: Iterable[object]):
         self.valid = list(valid)
-        super().__init__(f"{where}: no {what} {value!r}; choose one of: {_choices(self.valid)}")
+        missing = what if value is None else f"no {what} {value!r}"
+        super().__init__(f"{where}: {missing}; choose one of: {_choices(self.valid)}")
 
 
 class UnknownLevelError(UnknownImageError):

@@ -65,7 +65,7 @@ def _only_image(store: VsrStore, image_type: str) -> str:
     if len(names) != 1:
         raise UnknownImageError(
             layout.image_type_dir(store.path, image_type),
-            "image (name=None needs exactly one image of this type)",
+            f"name=None needs exactly one image of this type, found {len(names)}",
             None,
             names,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import tracemalloc
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -135,7 +136,8 @@ def _large() -> xr.DataArray:
 def test_a_process_pool_falls_back(how: str) -> None:
     """The threaded scheduler runs on whatever pool it is given; processes do not share."""
     array = _large()
-    with ProcessPoolExecutor(2) as pool:
+    # spawn: a forked worker inherits zarrs' thread pool without its threads (see the docs)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         if how == "keyword":
             result = array.visor.compute(pool=pool)
         else:

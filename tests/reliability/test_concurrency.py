@@ -302,6 +302,17 @@ def test_multiprocessing_pool_reads(shared: Path) -> None:
     assert sums == [int(p.values.astype(np.int64).sum()) for p in pieces]
 
 
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_process_pool_as_dask_pool_reads(shared: Path, method: str) -> None:
+    """dask's threaded scheduler running its tasks on a (non-forking) process pool."""
+    image = xr.open_dataset(shared, engine="visor", name=IMAGE, chunks={})["image"]
+    expected = image.compute(scheduler="synchronous")
+    context = multiprocessing.get_context(method)
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+        xr.testing.assert_identical(image.compute(pool=pool), expected)
+        xr.testing.assert_identical(image.visor.compute(pool=pool), expected)
+
+
 def _total(piece: xr.DataArray) -> int:
     with dask.config.set(scheduler="synchronous"):
         return int(piece.values.astype(np.int64).sum())

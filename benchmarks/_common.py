@@ -395,21 +395,26 @@ def warm_page_cache(path: Path) -> int:
     return total
 
 
+def _touch_seconds(nbytes: int) -> float:
+    """Seconds to allocate ``nbytes`` and write one byte per page (then free them)."""
+    start = time.perf_counter()
+    block = np.empty(nbytes, dtype=np.uint8)
+    block[::4096] = 1
+    elapsed = time.perf_counter() - start
+    del block
+    return elapsed
+
+
 def page_fault_seconds(nbytes: int, times: int = 2) -> list[float]:
     """Seconds to first-touch ``nbytes`` of freshly allocated memory, ``times`` times.
 
     Every contender reads into a fresh array and pays this; on a VM the first touch of
     memory the guest has not used recently can cost far more than later ones.
     """
-    page = 4096
     out = []
     for _ in range(times):
         release_free_memory()
-        start = time.perf_counter()
-        block = np.empty(nbytes, dtype=np.uint8)
-        block[::page] = 1
-        out.append(time.perf_counter() - start)
-        del block
+        out.append(_touch_seconds(nbytes))
     return out
 
 
@@ -420,20 +425,10 @@ def retouch_seconds(nbytes: int, idle_seconds: float = 2.0) -> tuple[float, floa
     hands freed memory back after about a second; touching it again then costs as much
     as a first touch. A read that peaks at twice its output pays that on its second half.
     """
-    page = 4096
-
-    def touch() -> float:
-        start = time.perf_counter()
-        block = np.empty(nbytes, dtype=np.uint8)
-        block[::page] = 1
-        elapsed = time.perf_counter() - start
-        del block
-        return elapsed
-
-    touch()
-    right_after = touch()
+    _touch_seconds(nbytes)
+    right_after = _touch_seconds(nbytes)
     time.sleep(idle_seconds)
-    return right_after, touch()
+    return right_after, _touch_seconds(nbytes)
 
 
 @contextlib.contextmanager

@@ -22,10 +22,16 @@ import zarr
 from _reliability_helpers import IMAGE, level_dir, shard_files, volume
 
 import visor_xarray as vx
-from visor_xarray.backend.array import VisorBackendArray, read_outer
+from visor_xarray.backend.array import VisorBackendArray
 from visor_xarray.errors import CorruptDataError
 from visor_xarray.validate import validate
-from visor_xarray.zarr_io import as_safe, default_compressor, open_level_array, shard_file
+from visor_xarray.zarr_io import (
+    as_safe,
+    default_compressor,
+    open_level_array,
+    read_outer,
+    shard_file,
+)
 
 
 def _flip(offset: int) -> Callable[[bytes], bytes]:

@@ -27,6 +27,7 @@ from _reliability_helpers import IMAGE, level_dir, read_image, shard_files
 import visor_xarray as vx
 from visor_xarray.backend.array import VisorBackendArray
 from visor_xarray.errors import CorruptDataError
+from visor_xarray.store import LevelSource
 from visor_xarray.testing import make_sample
 from visor_xarray.transforms import deskew
 from visor_xarray.validate import validate
@@ -172,7 +173,8 @@ def deskew_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class _ArrayRecorder(pickle.Pickler):
-    """Pickles like the workers' transport does, noting the settings of every level array."""
+    """Pickles like the workers' transport does, noting the settings of every level array
+    and of every level source (what the engine opened, read by resampling tasks)."""
 
     def __init__(self) -> None:
         super().__init__(io.BytesIO(), protocol=pickle.HIGHEST_PROTOCOL)
@@ -181,6 +183,8 @@ class _ArrayRecorder(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, SafeAsyncArray):
             self.settings.append(obj.pipeline_settings)
+        elif isinstance(obj, LevelSource):
+            self.settings.append(dict(obj.settings))
         return NotImplemented  # pickle it the ordinary way
 
 

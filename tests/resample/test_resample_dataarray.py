@@ -201,13 +201,28 @@ def test_changed_data_are_resampled_as_they_are(deskew_sample: Path) -> None:
     np.testing.assert_allclose(doubled.values, 2 * once.values, rtol=1e-12)
     with pytest.raises(ValueError, match="level=None"):
         (img * 2).visor.resample(to_space="ortho", version="v1", level=1)
+    # indexing keeps the engine's record of the stored level; computing drops it
+    assert "visor_source" in img.isel(z=slice(0, 5)).transpose("x", "y", "z").encoding
+    assert "visor_source" not in img.astype(np.float64).encoding
+    assert "visor_source" not in img.where(img > 0).encoding
+
+
+def test_loaded_data_are_read_from_the_file_unless_level_none(deskew_sample: Path) -> None:
+    """Loading keeps the values on disk, so a coarser level may still be read; values
+    changed in place (behind xarray's back) are resampled as they are with level=None."""
+    img = open_raw(deskew_sample, "slice_1_10x").sel(vs="stack_1", ch="488")
+    lazy = img.visor.resample(to_space="ortho", version="v1", spacing=2.5)
     loaded = img.load()
-    assert (
-        loaded.visor.resample(to_space="ortho", version="v1", spacing=2.5).attrs[
-            "source_resolution_level"
-        ]
-        == "0"
+    auto = loaded.visor.resample(to_space="ortho", version="v1", spacing=2.5)
+    assert auto.attrs["source_resolution_level"] == "1"
+    np.testing.assert_array_equal(auto.values, lazy.values)
+    loaded.values[...] = 7
+    as_is = loaded.visor.resample(
+        to_space="ortho", version="v1", grid=OutputGrid.from_coords(lazy.coords), level=None
     )
+    inside = as_is.values[as_is.values > 0]
+    assert inside.size > 0
+    assert np.all(inside == 7)
 
 
 # --------------------------------------------------------------------------- errors

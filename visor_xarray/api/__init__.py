@@ -3,13 +3,13 @@
 Same call shapes as visor-py's README, on top of :class:`~visor_xarray.store.VsrStore`.
 Listings return small typed records that print readably instead of bare dicts.
 
-One job per module; every name of the former single module is importable here:
+One job per module:
 
 - :mod:`~visor_xarray.api.records`: :class:`SampleSummary`, :class:`ImageRecord`,
   :class:`TransformRecord`;
 - :mod:`~visor_xarray.api.listing`: :func:`info`, :func:`list_image`,
   :func:`list_transform`;
-- :mod:`~visor_xarray.api.labels`: :func:`label_to_index` and ``_only_image``;
+- :mod:`~visor_xarray.api.labels`: ``_only_image`` (the one image of a type);
 - :mod:`~visor_xarray.api.image`: :class:`Image`.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from visor_xarray.api.image import Image
 from visor_xarray.api.labels import _only_image as _only_image
-from visor_xarray.api.labels import label_to_index
 from visor_xarray.api.listing import info, list_image, list_transform
 from visor_xarray.api.records import ImageRecord, SampleSummary, TransformRecord
 
@@ -27,7 +26,6 @@ __all__ = [
     "SampleSummary",
     "TransformRecord",
     "info",
-    "label_to_index",
     "list_image",
     "list_transform",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 import zarr
 
 from visor_xarray import layout
-from visor_xarray.api.labels import _only_image, label_to_index
+from visor_xarray.api.labels import _only_image
 from visor_xarray.errors import (
     InvalidArrayError,
     MetadataError,
@@ -119,9 +119,9 @@ class Image:
     def label_to_index(self, filter_type: str, filter_label: str) -> int:
         """Return the axis index of a stack (``"stack"``) or channel (``"channel"``) label.
 
-        See :func:`visor_xarray.api.label_to_index`.
+        See :meth:`visor_xarray.schema.ImageAttrs.label_to_index`.
         """
-        return label_to_index(self.attrs, filter_type, filter_label, self.path)
+        return self.attrs.label_to_index(filter_type, filter_label, self.path)
 
     def create(
         self,

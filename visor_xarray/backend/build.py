@@ -14,7 +14,7 @@ from visor_xarray.chunking import grow_chunks
 from visor_xarray.coords import channel_coords, spatial_coords, stack_coords
 from visor_xarray.options import OPTIONS
 from visor_xarray.schema import ImageAttrs
-from visor_xarray.store import VsrStore
+from visor_xarray.store import SOURCE_ENCODING, LevelSource, VsrStore
 
 __all__ = ["DATA_VARIABLE", "image_attrs_dict", "label_coords", "level_dataset", "sample_groups"]
 
@@ -116,6 +116,11 @@ def level_dataset(
         "shards": tuple(shards),
         "dtype": array.dtype,
         "codec_pipeline": type(array.async_array.codec_pipeline).__name__,
+        # What was opened, for reads of this image at any level (resampling): indexing
+        # keeps a variable's encoding and computations drop it, so it marks stored data.
+        SOURCE_ENCODING: LevelSource.of(
+            store.path.absolute(), image_type, name, level, array.pipeline_settings
+        ),
     }
     image_attrs = image_attrs_dict(store, image_type, name, level, attrs)
     # on the variable too, so that `ds["image"]` keeps what `.visor` and `to_vsr` need

@@ -31,7 +31,8 @@ from visor_xarray.resample.index import (
     SpaceIndex,
     assign_space_coords,
 )
-from visor_xarray.resample.spaces import choose_level, resample_dataarray, resample_roi
+from visor_xarray.resample.source_level import choose_level
+from visor_xarray.resample.spaces import resample_dataarray, resample_roi
 from visor_xarray.resample.stitch import BLENDS, stitch_stacks
 
 __all__ = [

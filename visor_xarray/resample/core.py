@@ -10,20 +10,22 @@ entirely are filled without reading anything.
 
 Two kinds of source are read differently:
 
-* **indexable** (numpy, or xarray's lazily indexed backend arrays, e.g. ``open_dataset``
-  without ``chunks``): each block task reads exactly its footprint;
-* **dask**: each block task depends on the source chunks its footprint overlaps and copies
-  the footprint out of them.
+* **readable** (a stored level, numpy, or xarray's lazily indexed backend arrays, e.g.
+  ``open_dataset`` without ``chunks``): each block task reads exactly its footprint, and
+  the graph is one layer that does no per-block work until computed;
+* **dask** data used as they are: each block task depends on the source chunks its
+  footprint overlaps and copies the footprint out of them.
 
 Per task the memory is the output block, the footprint (plus a float64 copy of it for
 spline orders >= 2, which scipy prefilters) and, for dask sources, the overlapping chunks.
 
-This module holds the entry point (:func:`resample_to_grid`) and its parameter checks; the
-work is split by job:
+This module holds the entry point (:func:`resample_to_grid`), its parameter checks and
+:func:`build_blocks`, shared with stitching; the work is split by job:
 
-* :mod:`visor_xarray.resample.footprint`: footprints, margins and overlapped chunks;
+* :mod:`visor_xarray.resample.plan`: output blocks, footprints and the kernel call;
+* :mod:`visor_xarray.resample.readers`: where footprints are read from;
+* :mod:`visor_xarray.resample.footprint`: margins and the chunks a footprint overlaps;
 * :mod:`visor_xarray.resample.block_shape`: the default block shape (memory budget);
-* :mod:`visor_xarray.resample.blocks`: the per-block tasks (read, interpolate, fill);
 * :mod:`visor_xarray.resample.graph`: the dask graph assembly.
 """
 
@@ -33,27 +35,36 @@ import itertools
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
+import dask.array as da
 import numpy as np
+import numpy.typing as npt
 import xarray as xr
+from dask.base import tokenize
 
 from visor_xarray.resample.block_shape import default_block
 from visor_xarray.resample.footprint import SPLINE_MARGIN, footprint_margin
-from visor_xarray.resample.graph import _build
+from visor_xarray.resample.graph import chunked_blocks, lazy_blocks
 from visor_xarray.resample.grid import (
     SPATIAL_DIMS,
     OutputGrid,
     normalise_chunks,
     regular_step,
 )
+from visor_xarray.resample.plan import Interpolation, ResamplePlan
+from visor_xarray.resample.source_level import SourceData, as_they_are
 from visor_xarray.transforms.model import Affine
 
 __all__ = [
     "MODES",
     "SPLINE_MARGIN",
+    "build_blocks",
+    "check_interpolation",
     "default_block",
     "footprint_margin",
     "index_to_coords",
     "resample_to_grid",
+    "values_to_affine",
+    "wrap_result",
 ]
 
 #: Boundary modes accepted (scipy.ndimage names). Others ('reflect', 'wrap', ...) would need
@@ -79,19 +90,65 @@ def index_to_coords(source: xr.DataArray) -> Affine:
     ValueError
         If a coordinate is missing or not evenly spaced.
     """
-    steps, firsts = [], []
     for dim in SPATIAL_DIMS:
         if dim not in source.coords:
             raise ValueError(
                 f"the source needs a {dim!r} coordinate (voxel centres) to be resampled"
             )
-        values = np.asarray(source.coords[dim].values, dtype=np.float64)
-        steps.append(regular_step(values, dim))
-        firsts.append(float(values[0]))
-    return Affine(np.diag(steps), np.asarray(firsts))
+    return values_to_affine(
+        [np.asarray(source.coords[d].values, dtype=np.float64) for d in SPATIAL_DIMS]
+    )
 
 
-def _check_params(order: int, mode: str, fill_value: float, dtype: np.dtype[Any]) -> None:
+def values_to_affine(values: Sequence[npt.NDArray[np.float64]]) -> Affine:
+    """The map from voxel indices to given z/y/x coordinate values.
+
+    Parameters
+    ----------
+    values : sequence of numpy.ndarray
+        The z, y and x coordinate values (evenly spaced, increasing).
+
+    Returns
+    -------
+    Affine
+        ``diag(step)`` with translation ``first value`` (length-1 axes get step 1).
+
+    Raises
+    ------
+    ValueError
+        If a coordinate is not evenly spaced.
+    """
+    steps = [regular_step(v, d) for v, d in zip(values, SPATIAL_DIMS, strict=True)]
+    return Affine(np.diag(steps), np.asarray([float(v[0]) for v in values]))
+
+
+def check_interpolation(
+    *,
+    order: int,
+    mode: str,
+    fill_value: float,
+    dtype: Any,
+    prefilter: bool = True,
+    kernel: str = "auto",
+) -> Interpolation:
+    """Check the interpolation parameters of a resampling and bundle them.
+
+    Parameters
+    ----------
+    order, mode, fill_value, dtype, prefilter, kernel
+        As in :func:`resample_to_grid`; ``dtype`` must be given.
+
+    Returns
+    -------
+    Interpolation
+
+    Raises
+    ------
+    ValueError
+        For a bad order, mode, kernel or dtype/fill combination.
+    """
+    dtype = np.dtype(dtype)
+    fill = float(fill_value)
     if not isinstance(order, int | np.integer) or not 0 <= order <= 5:
         raise ValueError(f"order must be an integer from 0 to 5, got {order!r}")
     if mode not in MODES:
@@ -106,6 +163,83 @@ def _check_params(order: int, mode: str, fill_value: float, dtype: np.dtype[Any]
             f"fill_value=nan needs a float output dtype, got {dtype}; pass dtype='float32' "
             "or 'float64'"
         )
+    if kernel not in ("auto", "scipy"):
+        raise ValueError(f"kernel must be 'auto' or 'scipy', got {kernel!r}")
+    return Interpolation(
+        order=int(order),
+        mode=mode,
+        cval=fill,
+        dtype=dtype,
+        prefilter=bool(prefilter),
+        kernel=kernel,
+    )
+
+
+def build_blocks(
+    data: SourceData,
+    transforms: Mapping[tuple[int, ...], Affine],
+    grid: OutputGrid,
+    interpolation: Interpolation,
+    chunks: int | Sequence[int] | Mapping[str, int] | None,
+    *,
+    lead_chunks: Sequence[tuple[int, ...]],
+    make_plan: Any = ResamplePlan,
+    name: str = "resample",
+) -> da.Array:
+    """The lazy output blocks of a resampling (or, with another ``make_plan``, a stitch).
+
+    Parameters
+    ----------
+    data : SourceData
+        What is read.
+    transforms : mapping
+        ``{position: Affine}``, source coordinates -> target space, every position of the
+        source's leading dims.
+    grid : OutputGrid
+        The output grid.
+    interpolation : Interpolation
+    chunks : int, sequence, mapping or None
+        Output block shape (default :func:`default_block`).
+    lead_chunks : sequence of tuple of int
+        Chunks of the output's leading dims.
+    make_plan : callable, default ResamplePlan
+        Called with ``chunks=, maps=, source_shape=, interpolation=``.
+    name : str, default "resample"
+        Prefix of the dask name.
+
+    Returns
+    -------
+    dask.array.Array
+    """
+    to_coords = values_to_affine(data.coords)
+    out_of_grid = grid.index_to_space()
+    # output index -> target -> source coordinates -> source index
+    maps = {p: to_coords.inverse() @ t.inverse() @ out_of_grid for p, t in transforms.items()}
+    if chunks is None:
+        block_shape = default_block(list(maps.values()), grid.shape, interpolation.order)
+    else:
+        block_shape = normalise_chunks(chunks, grid.shape)
+    spatial_chunks = tuple(
+        tuple(min(b, n - s) for s in range(0, n, b))
+        for b, n in zip(block_shape, grid.shape, strict=True)
+    )
+    z, y, x = data.shape[-3:]
+    plan = make_plan(
+        chunks=spatial_chunks, maps=maps, source_shape=(z, y, x), interpolation=interpolation
+    )
+    token = tokenize(
+        data.token,
+        {k: v.homogeneous.tobytes() for k, v in maps.items()},
+        grid,
+        spatial_chunks,
+        interpolation,
+        plan.__class__.__name__,
+        [getattr(plan, f, None) for f in ("stack_axis", "stacks", "blend")],
+    )
+    if data.reader is not None:
+        return lazy_blocks(plan, data.reader, lead_chunks=lead_chunks, name=f"{name}-{token}")
+    assert data.array is not None
+    return chunked_blocks(plan, data.array, lead_chunks=lead_chunks, name=f"{name}-{token}")
 
 
 def resample_to_grid(
@@ -189,39 +323,72 @@ def resample_to_grid(
         raise ValueError(f"the source needs dims z, y and x; missing {missing} in {source.dims}")
     lead_dims = tuple(str(d) for d in source.dims if d not in SPATIAL_DIMS)
     source = source.transpose(*lead_dims, *SPATIAL_DIMS)
-    out_dtype = np.dtype(source.dtype if dtype is None else dtype)
-    fill = float(fill_value)
-    _check_params(order, mode, fill, out_dtype)
-    if kernel not in ("auto", "scipy"):
-        raise ValueError(f"kernel must be 'auto' or 'scipy', got {kernel!r}")
-    to_coords = index_to_coords(source)
-    lead_shape = tuple(int(source.sizes[d]) for d in lead_dims)
-    positions = list(itertools.product(*(range(n) for n in lead_shape)))
-    maps: dict[tuple[int, ...], Affine] = {}
-    out_of_grid = grid.index_to_space()
-    for position in positions:
-        if isinstance(transform, Affine):
-            chosen = transform
-        else:
-            if position not in transform:
-                raise ValueError(f"no transform given for leading position {position}")
-            chosen = transform[position]
-        # output index -> target -> source coordinates -> source index
-        maps[position] = to_coords.inverse() @ chosen.inverse() @ out_of_grid
-    if chunks is None:
-        block_shape = default_block(list(maps.values()), grid.shape, order)
-    else:
-        block_shape = normalise_chunks(chunks, grid.shape)
-    data = _build(
-        source, maps, grid, block_shape, lead_dims, order, mode, fill, out_dtype, prefilter, kernel
+    interpolation = check_interpolation(
+        order=order,
+        mode=mode,
+        fill_value=fill_value,
+        dtype=source.dtype if dtype is None else dtype,
+        prefilter=prefilter,
+        kernel=kernel,
     )
+    index_to_coords(source)  # checks the coordinates
+    lead_shape = tuple(int(source.sizes[d]) for d in lead_dims)
+    transforms: dict[tuple[int, ...], Affine] = {}
+    for position in itertools.product(*(range(n) for n in lead_shape)):
+        if isinstance(transform, Affine):
+            transforms[position] = transform
+        elif position in transform:
+            transforms[position] = transform[position]
+        else:
+            raise ValueError(f"no transform given for leading position {position}")
+    data = build_blocks(
+        as_they_are(source),
+        transforms,
+        grid,
+        interpolation,
+        chunks,
+        lead_chunks=[(1,) * n for n in lead_shape],
+    )
+    return wrap_result(data, source, lead_dims, grid, space, interpolation)
+
+
+def wrap_result(
+    data: da.Array,
+    source: xr.DataArray,
+    lead_dims: Sequence[str],
+    grid: OutputGrid,
+    space: str | None,
+    interpolation: Interpolation,
+) -> xr.DataArray:
+    """The resampled blocks as a DataArray: the source's leading coordinates, the grid's.
+
+    Parameters
+    ----------
+    data : dask.array.Array
+        Dims ``(*lead_dims, "z", "y", "x")``.
+    source : xarray.DataArray
+        Its coordinates along ``lead_dims`` (and scalar ones) are carried over.
+    lead_dims : sequence of str
+    grid : OutputGrid
+    space : str or None
+        Target space name, for the coordinates' ``long_name``.
+    interpolation : Interpolation
+
+    Returns
+    -------
+    xarray.DataArray
+    """
     coords: dict[Hashable, Any] = {
         name: coord.variable
         for name, coord in source.coords.items()
         if name not in SPATIAL_DIMS and set(coord.dims) <= set(lead_dims)
     }
     coords.update(grid.coords(space))
-    attrs = {"interpolation_order": int(order), "boundary_mode": mode, "fill_value": fill}
+    attrs = {
+        "interpolation_order": interpolation.order,
+        "boundary_mode": interpolation.mode,
+        "fill_value": interpolation.cval,
+    }
     return xr.DataArray(
         data, dims=(*lead_dims, *SPATIAL_DIMS), coords=coords, attrs=attrs, name=source.name
     )

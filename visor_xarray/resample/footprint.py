@@ -1,10 +1,10 @@
-"""Source footprints of output blocks: margins, corner bounds and the chunks they overlap.
+"""Footprint margins, and the dask chunks a footprint overlaps.
 
 The *footprint* of an output block is the axis-aligned box of source voxels its 8 corners
-map back to, widened by the interpolation margin. This module computes those boxes for
-every block at once (:func:`_footprints`), the margin (:func:`footprint_margin`) and, for
-dask sources, which source chunks a footprint overlaps and what to copy from each
-(:func:`_pieces`).
+map back to, widened by the interpolation margin (:func:`footprint_margin`; the boxes
+themselves are computed by :class:`~visor_xarray.resample.plan.ResamplePlan`). For dask
+sources, :func:`_pieces` lists the source chunks a footprint overlaps and what to copy from
+each.
 """
 
 from __future__ import annotations
@@ -50,35 +50,6 @@ def footprint_margin(order: int) -> int:
 
 def _boundaries(chunks: Sequence[int]) -> npt.NDArray[np.int64]:
     return np.concatenate([[0], np.cumsum(chunks)]).astype(np.int64)
-
-
-def _footprints(
-    matrix: npt.NDArray[np.float64],
-    offset: npt.NDArray[np.float64],
-    starts: Sequence[npt.NDArray[np.int64]],
-    stops: Sequence[npt.NDArray[np.int64]],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Per block, the min and max source index of its corners (separable, vectorised).
-
-    Source coordinate ``a`` of output index ``o`` is ``offset[a] + sum_b M[a, b] o_b``; over
-    a box each term is extreme at one end of its own axis, so the extremes over all 8
-    corners are sums of per-axis extremes. Returns two arrays of shape
-    ``(3, nz, ny, nx)`` (blocks per axis).
-    """
-    counts = [len(s) for s in starts]
-    low = np.zeros((3, *counts))
-    high = np.zeros((3, *counts))
-    for a in range(3):
-        low[a] += offset[a]
-        high[a] += offset[a]
-        for b in range(3):
-            first = matrix[a, b] * starts[b]
-            last = matrix[a, b] * (stops[b] - 1)
-            shape = [1, 1, 1]
-            shape[b] = counts[b]
-            low[a] += np.minimum(first, last).reshape(shape)
-            high[a] += np.maximum(first, last).reshape(shape)
-    return low, high
 
 
 def _pieces(

@@ -1,160 +1,157 @@
-"""Assembly of the dask graph of a resampling: one task per output block.
+"""The dask graph of a resampling (or stitching): one task per output block.
 
-:func:`_build` plans every output block (its footprint, clipped to the source, and its
-kernel), and wires it to the source: indexable sources are read through one shared
-:class:`~visor_xarray.resample.blocks._Reader`, dask sources through the chunks each
-footprint overlaps. Blocks whose footprint misses the source are filled without reading.
+Two ways to wire blocks to their source:
+
+* :func:`lazy_blocks`, for sources read through a :class:`~visor_xarray.resample.readers.
+  Reader` (a stored level, in-memory data): one ``map_blocks`` layer whose tasks each get
+  the plan, the reader (one shared graph node) and their block index, and find their
+  footprint themselves. Building it does no per-block work, so its cost does not grow
+  with the output, and slicing the lazy result keeps only the blocks asked for.
+* :func:`chunked_blocks`, for dask sources used as they are (data changed after opening):
+  each task depends on the source chunks its footprints overlap, which must be planned
+  per block when the graph is built.
 """
 
 from __future__ import annotations
 
 import itertools
-import uuid
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
-import xarray as xr
-from dask.base import tokenize
+import numpy.typing as npt
 from dask.highlevelgraph import HighLevelGraph
 
-from visor_xarray.resample.blocks import (
-    _Block,
-    _block_from_chunks,
-    _block_from_reader,
-    _fill_block,
-    _Reader,
-)
-from visor_xarray.resample.footprint import (
-    _TIGHT_SLACK,
-    _boundaries,
-    _footprints,
-    _pieces,
-    footprint_margin,
-)
-from visor_xarray.resample.grid import OutputGrid
-from visor_xarray.resample.kernels import SEPARABLE_MODES, decoupled_axis
-from visor_xarray.transforms.model import Affine
+from visor_xarray.resample.footprint import _boundaries, _pieces
+from visor_xarray.resample.plan import ResamplePlan
+from visor_xarray.resample.readers import ChunkReader, Reader
 
-__all__: list[str] = []
+__all__ = ["BlockJob", "chunked_blocks", "lazy_blocks"]
 
 
-def _build(
-    source: xr.DataArray,
-    maps: Mapping[tuple[int, ...], Affine],
-    grid: OutputGrid,
-    block_shape: tuple[int, int, int],
-    lead_dims: tuple[str, ...],
-    order: int,
-    mode: str,
-    fill: float,
-    dtype: np.dtype[Any],
-    prefilter: bool,
-    kernel: str,
+@dataclass(frozen=True, eq=False)
+class BlockJob:
+    """The plan and the reader of a resampling: one graph node shared by every block task."""
+
+    plan: ResamplePlan
+    reader: Reader
+
+
+def _compute_block(job: BlockJob, block_id: Sequence[int] | None = None) -> npt.NDArray[Any]:
+    assert block_id is not None  # map_blocks passes it
+    return job.plan.compute_block(job.reader, block_id)
+
+
+def _meta(dtype: np.dtype[Any], ndim: int) -> npt.NDArray[Any]:
+    return np.empty((0,) * ndim, dtype=dtype)
+
+
+def lazy_blocks(
+    plan: ResamplePlan,
+    reader: Reader,
+    *,
+    lead_chunks: Sequence[tuple[int, ...]],
+    name: str,
 ) -> da.Array:
-    spatial_chunks = [
-        tuple(min(b, n - s) for s in range(0, n, b))
-        for b, n in zip(block_shape, grid.shape, strict=True)
-    ]
-    starts = [_boundaries(c)[:-1] for c in spatial_chunks]
-    stops = [_boundaries(c)[1:] for c in spatial_chunks]
-    source_shape = np.asarray(source.shape[-3:], dtype=np.int64)
-    margin = footprint_margin(order)
-    # .chunks, not .data: .data would load a lazily indexed (backend) array whole
-    is_dask = source.chunks is not None
-    token = tokenize(
-        source.data.name if is_dask else uuid.uuid4().hex,
-        {k: v.homogeneous.tobytes() for k, v in maps.items()},
-        grid,
-        block_shape,
-        order,
-        mode,
-        fill,
-        str(dtype),
-        prefilter,
-        kernel,
+    """A dask array of the plan's output blocks, each reading through ``reader``.
+
+    Parameters
+    ----------
+    plan : ResamplePlan
+        Output blocks and footprints (a :class:`~visor_xarray.resample.blend.StitchPlan`
+        stitches).
+    reader : Reader
+        Picklable; one graph node, shared by every task.
+    lead_chunks : sequence of tuple of int
+        Chunks of the output's leading dims (all ones).
+    name : str
+        The array's name (a token of everything that determines its values).
+
+    Returns
+    -------
+    dask.array.Array
+    """
+    job = dask.delayed(BlockJob(plan, reader), name=f"{name}-job", traverse=False)  # type: ignore[attr-defined]
+    dtype = plan.interpolation.dtype
+    chunks = (*lead_chunks, *plan.chunks)
+    result: da.Array = da.map_blocks(  # type: ignore[no-untyped-call]
+        _compute_block,
+        job,
+        name=name,
+        chunks=chunks,
+        dtype=dtype,
+        meta=_meta(dtype, len(chunks)),
     )
-    name = f"resample-{token}"
-    layer: dict[Any, Any] = {}
-    dependencies: list[Any] = []
-    if is_dask:
-        array: da.Array = source.data
-        dependencies.append(array)
-        bounds = [_boundaries(c) for c in array.chunks]
-    else:
-        reader_key = f"resample-source-{token}"
-        layer[reader_key] = _Reader(source.variable)
-    for position, affine in maps.items():
-        matrix = affine.matrix
-        separable = kernel == "auto" and order <= 1 and mode in SEPARABLE_MODES
-        axis = decoupled_axis(matrix) if separable else None
-        low, high = _footprints(matrix, affine.offset, starts, stops)
-        if axis is not None:
-            # The separable kernel tests "inside" against the whole source, not the
-            # footprint, so the footprint can be tight: the two neighbours of every point
-            # (with a 1e-7 voxel slack for rounding; an axis mapped onto integer positions,
-            # like x under a deskew, then reads no extra storage chunk).
-            lo = np.floor(low - _TIGHT_SLACK).astype(np.int64)
-            hi = np.ceil(high - _TIGHT_SLACK).astype(np.int64) + 1
-        else:
-            lo = np.floor(low).astype(np.int64) - margin
-            hi = np.floor(high).astype(np.int64) + margin + 2
-        shape3 = source_shape.reshape(3, 1, 1, 1)
-        if mode == "nearest":
-            # beyond an edge the nearest edge voxel is the value: keep at least one voxel
-            lo = np.clip(lo, 0, shape3 - 1)
-            hi = np.clip(hi, lo + 1, shape3)
-        else:
-            lo = np.clip(lo, 0, shape3)
-            hi = np.clip(hi, 0, shape3)
-        for i, j, k in itertools.product(*(range(len(s)) for s in starts)):
-            key = (name, *position, i, j, k)
-            block_start = np.array([starts[0][i], starts[1][j], starts[2][k]], dtype=np.float64)
-            shape = (
-                int(spatial_chunks[0][i]),
-                int(spatial_chunks[1][j]),
-                int(spatial_chunks[2][k]),
-            )
-            box_lo = lo[:, i, j, k]
-            box_hi = hi[:, i, j, k]
-            block = _Block(
-                shape=shape,
-                matrix=matrix,
-                offset=matrix @ block_start + affine.offset - box_lo,
-                order=int(order),
-                mode=mode,
-                cval=fill,
-                dtype=dtype,
-                prefilter=prefilter,
-                lead=len(position),
-                separable_axis=axis,
-                limits=tuple(
-                    (float(-a), float(n - 1 - a))
-                    for a, n in zip(box_lo, source_shape, strict=True)
-                ),
-            )
-            if np.any(box_hi <= box_lo):
-                layer[key] = (_fill_block, block)
-                continue
-            spatial = tuple(slice(int(a), int(b)) for a, b in zip(box_lo, box_hi, strict=True))
-            if not is_dask:
-                layer[key] = (
-                    _block_from_reader,
-                    reader_key,
-                    replace(block, read=(*position, *spatial)),
-                )
-                continue
-            keys, pieces = _pieces(array.name, bounds, position, box_lo, box_hi)
-            z, y, x = (int(b - a) for a, b in zip(box_lo, box_hi, strict=True))
-            layer[key] = (
-                _block_from_chunks,
-                keys,
-                replace(block, box_shape=(z, y, x), pieces=pieces),
-            )
-    graph = HighLevelGraph.from_collections(name, layer, dependencies=dependencies)
-    chunks = (*((1,) * n for n in (source.sizes[d] for d in lead_dims)), *spatial_chunks)
+    return result
+
+
+def _compute_from_chunks(
+    plan: ResamplePlan,
+    block_id: tuple[int, ...],
+    layout: Sequence[tuple[tuple[int, ...], tuple[int, ...], Sequence[tuple[Any, Any]]]],
+    chunks: Sequence[npt.NDArray[Any]],
+) -> npt.NDArray[Any]:
+    parts: dict[tuple[int, ...], Any] = {}
+    arrays = iter(chunks)
+    for position, shape, pieces in layout:
+        parts[position] = (
+            shape,
+            [(next(arrays), index, target) for index, target in pieces],
+        )
+    return plan.compute_block(ChunkReader(parts), block_id)
+
+
+def chunked_blocks(
+    plan: ResamplePlan,
+    source: da.Array,
+    *,
+    lead_chunks: Sequence[tuple[int, ...]],
+    name: str,
+) -> da.Array:
+    """A dask array of the plan's output blocks, each depending on the source chunks it reads.
+
+    Parameters
+    ----------
+    plan : ResamplePlan
+        Output blocks and footprints.
+    source : dask.array.Array
+        Dims ``(*lead, z, y, x)``, used as it is.
+    lead_chunks : sequence of tuple of int
+        Chunks of the output's leading dims (all ones).
+    name : str
+        The array's name.
+
+    Returns
+    -------
+    dask.array.Array
+    """
+    bounds = [_boundaries(c) for c in source.chunks]
+    plan_key = f"{name}-plan"
+    layer: dict[Any, Any] = {plan_key: plan}
+    lead_counts = [len(c) for c in lead_chunks]
+    spatial_counts = [len(c) for c in plan.chunks]
+    for lead in itertools.product(*(range(n) for n in lead_counts)):
+        for ijk in itertools.product(*(range(n) for n in spatial_counts)):
+            start, shape = plan.block(ijk)
+            keys: list[Any] = []
+            layout = []
+            for position in plan.positions(lead):
+                footprint = plan.footprint(position, start, shape)
+                if footprint is None:
+                    continue
+                low = np.asarray(footprint.low, dtype=np.int64)
+                high = np.asarray(footprint.high, dtype=np.int64)
+                chunk_keys, pieces = _pieces(source.name, bounds, position, low, high)
+                keys.extend(chunk_keys)
+                layout.append((position, footprint.shape, pieces))
+            block_id = (*lead, *ijk)
+            layer[(name, *block_id)] = (_compute_from_chunks, plan_key, block_id, layout, keys)
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=[source])  # type: ignore[list-item]
+    dtype = plan.interpolation.dtype
+    chunks = (*lead_chunks, *plan.chunks)
     return da.Array(  # type: ignore[no-untyped-call]
-        graph, name, chunks=chunks, dtype=dtype, meta=np.empty((0,) * len(chunks), dtype)
+        graph, name, chunks=chunks, dtype=dtype, meta=_meta(dtype, len(chunks))
     )

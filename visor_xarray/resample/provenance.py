@@ -35,14 +35,12 @@ def _provenance(prepared: Prepared, read_level: str | None) -> dict[str, Any]:
     )
     metadata = prepared.metadata
     if metadata is not None and metadata.visor is not None:
-        from visor_xarray.api import label_to_index
-
         where = source.attrs.get("image_name", "image")
         for kind, dim, slot in (("stack", "vs", 0), ("channel", "ch", 1)):
             if dim not in source.coords or (dim == "vs" and not metadata.visor.visor_stacks):
                 continue
             indices = {
-                p: label_to_index(metadata, kind, labels[slot], where)
+                p: metadata.label_to_index(kind, labels[slot], where)
                 for p, labels in prepared.labels.items()
                 if labels[slot] is not None
             }

@@ -1,72 +1,133 @@
-"""The resolution level a resampling reads, and re-opening the source at that level.
+"""What a resampling reads: the resolution level, and the source data at that level.
 
 ``level="auto"`` picks the coarsest level whose voxels, mapped into the target space, are
-no coarser than the output spacing (:func:`choose_level`). Data that are still exactly the
-stored image are then re-read lazily from that level of the file (only each block's
-footprint), with the codec pipeline settings the source was opened with
-(:func:`_opened_settings`, :func:`_reopen`); changed data are used as they are.
+no coarser than the output spacing (:func:`choose_level`).
+
+Data that are still the stored image are read from the file: the engine records what it
+opened as a :class:`~visor_xarray.store.LevelSource` in the variable's encoding
+(``encoding["visor_source"]``). xarray keeps a variable's encoding through indexing
+(``sel``, ``isel``, transposes, ``chunk``) and drops it on any computation (arithmetic,
+``astype``, ``where``, ``map_blocks``, ...), so its presence says the values are those on
+disk. Blocks then read their footprints straight from the chosen level of the file
+(:class:`~visor_xarray.resample.readers.StoredReader`), whatever the source's dask chunks.
+Data without it are used as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import numpy.typing as npt
 import xarray as xr
-from xarray.core import indexing
+from dask.base import tokenize
 
-from visor_xarray.backend.array import VisorBackendArray
-from visor_xarray.coords import level_index, level_spacing
+from visor_xarray.coords import level_index, level_spacing, spatial_coords
 from visor_xarray.resample.grid import SPATIAL_DIMS, OutputGrid
+from visor_xarray.resample.readers import AxisMap, Reader, StoredReader, VariableReader
 from visor_xarray.resample.resolve import LABEL_DIMS, Prepared
 from visor_xarray.resample.target_grid import _target_steps
 from visor_xarray.schema import ImageAttrs
-from visor_xarray.transforms.model import Affine
-from visor_xarray.zarr_io import with_pipeline_settings
+from visor_xarray.store import SOURCE_ENCODING, LevelSource
 
-__all__ = ["choose_level"]
-
-# dask layer-name prefixes of data that is still exactly the stored image: xarray's
-# open_dataset (``original-open_dataset-*``, ``open_dataset-*``) followed by selections,
-# transposes and rechunks. Any other layer (arithmetic, astype, ...) means the data were
-# changed, and re-reading them from the file would silently drop the change.
-_STORED_LAYER_PREFIXES = (
-    "original-open_dataset-",
-    "open_dataset-",
-    "getitem-",
-    "transpose-",
-    "rechunk-",
-)
-
-# How many of xarray's array wrappers (lazy indexing, copy-on-write, cache, dask adapter)
-# are looked through to find the backend array: a few in practice; bounded, never a loop.
-_WRAPPER_DEPTH = 16
+__all__ = ["SourceData", "as_they_are", "choose_level", "data_to_read", "stored_origin"]
 
 # Slack on the level rule, so that equal spacings compare equal through rounding.
 _LEVEL_TOLERANCE = 1e-6
 
+_LABEL_KINDS = {"vs": "stack", "ch": "channel"}
 
-def _is_stored_data(source: xr.DataArray) -> bool:
-    """Whether the data are still exactly the stored image (so they may be re-read)."""
-    needed = ("vsr_path", "image_type", "image_name", "resolution_level", "vsr_attributes")
-    if any(key not in source.attrs for key in needed):
-        return False
-    if any(d not in (*LABEL_DIMS, *SPATIAL_DIMS) for d in source.dims):
-        return False
+
+@dataclass(frozen=True, eq=False)
+class SourceData:
+    """The data a resampling reads, in the source's index space.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(*lead, z, y, x)``.
+    dtype : numpy.dtype
+    coords : tuple of numpy.ndarray
+        The z, y and x coordinate values of the voxels (they map indices to coordinates).
+    reader : Reader or None
+        Where block tasks read footprints (stored or in-memory data).
+    array : dask.array.Array or None
+        Dask data used as they are (blocks depend on its chunks); set when ``reader``
+        is not.
+    level : str or None
+        The resolution level read, if known.
+    token : str
+        Identifies the data (for the result's dask name).
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    coords: tuple[npt.NDArray[np.float64], ...]
+    reader: Reader | None
+    array: da.Array | None
+    level: str | None
+    token: str
+
+
+def as_they_are(source: xr.DataArray, level: str | None = None) -> SourceData:
+    """The data of ``source`` (dims ``(*lead, z, y, x)``) as they are.
+
+    Parameters
+    ----------
+    source : xarray.DataArray
+        numpy, lazily indexed or dask-backed.
+    level : str, optional
+        The level the data are from, if known.
+
+    Returns
+    -------
+    SourceData
+    """
+    coords = tuple(np.asarray(source.coords[d].values, dtype=np.float64) for d in SPATIAL_DIMS)
+    # .chunks, not .data: .data would load a lazily indexed (backend) array whole
     if source.chunks is not None:
-        layers = getattr(source.data, "dask", None)
-        names = list(getattr(layers, "layers", {})) if layers is not None else []
-        return bool(names) and all(str(n).startswith(_STORED_LAYER_PREFIXES) for n in names)
-    # A lazily indexed backend array (open_dataset without chunks); loaded numpy data may
-    # have been changed in place and are used as they are.
-    return isinstance(getattr(source.variable, "_data", None), indexing.ExplicitlyIndexed)
+        array: da.Array = source.data
+        return SourceData(
+            tuple(source.shape), np.dtype(source.dtype), coords, None, array, level, array.name
+        )
+    reader = VariableReader(source.variable)
+    # in-memory or lazily indexed data have no cheap identity: every resampling is new
+    return SourceData(
+        tuple(source.shape),
+        np.dtype(source.dtype),
+        coords,
+        reader,
+        None,
+        level,
+        tokenize(object()),
+    )
+
+
+def stored_origin(source: xr.DataArray) -> LevelSource | None:
+    """The stored level ``source`` still holds unchanged, if any (see the module docs).
+
+    Parameters
+    ----------
+    source : xarray.DataArray
+
+    Returns
+    -------
+    LevelSource or None
+    """
+    origin = source.encoding.get(SOURCE_ENCODING)
+    if not isinstance(origin, LevelSource):
+        return None
+    if any(d not in (*LABEL_DIMS, *SPATIAL_DIMS) for d in source.dims):
+        return None
+    return origin
 
 
 def choose_level(
     metadata: ImageAttrs,
-    maps: Sequence[Affine],
+    maps: Sequence[Any],
     output_spacing: Sequence[float],
 ) -> str:
     """The coarsest resolution level adequate for an output spacing.
@@ -108,9 +169,9 @@ def choose_level(
 
 
 def _positions_on(values: npt.NDArray[np.float64], full: npt.NDArray[np.float64]) -> Any:
-    """Index into ``full`` selecting ``values`` (a slice when they are evenly strided)."""
+    """Stored indices of ``full`` holding ``values`` (a range when evenly strided)."""
     if full.size == 1:
-        return slice(0, 1) if np.allclose(values, full[0]) else None
+        return range(0, 1) if np.allclose(values, full[0]) else None
     step = (full[-1] - full[0]) / (full.size - 1)
     exact = (values - full[0]) / step
     positions = np.rint(exact).astype(np.int64)
@@ -121,108 +182,114 @@ def _positions_on(values: npt.NDArray[np.float64], full: npt.NDArray[np.float64]
     ):
         return None
     if positions.size == 1:
-        return slice(int(positions[0]), int(positions[0]) + 1)
+        return range(int(positions[0]), int(positions[0]) + 1)
     strides = np.diff(positions)
     if np.all(strides == strides[0]) and strides[0] > 0:
-        return slice(int(positions[0]), int(positions[-1]) + 1, int(strides[0]))
+        return range(int(positions[0]), int(positions[-1]) + 1, int(strides[0]))
     return positions
 
 
-def _backend_array(data: Any) -> VisorBackendArray | None:
-    """The backend array under xarray's wrappers (each keeps what it wraps in ``.array``)."""
-    for _ in range(_WRAPPER_DEPTH):
-        if isinstance(data, VisorBackendArray):
-            return data
-        data = getattr(data, "array", None)
-        if data is None:
-            break
-    return None
+def _covering(values: npt.NDArray[np.float64], full: npt.NDArray[np.float64]) -> range | None:
+    """The stored indices of ``full`` spanning ``values``, one voxel more on each side."""
+    step = float(full[1] - full[0]) if full.size > 1 else 0.0
+    keep = np.nonzero((full >= values.min() - step) & (full <= values.max() + step))[0]
+    if keep.size == 0:
+        return None
+    return range(int(keep[0]), int(keep[-1]) + 1)
 
 
-def _opened_settings(source: xr.DataArray) -> dict[str, Any] | None:
-    """Pipeline settings of the level array ``source`` was opened on (None if not found)."""
-    if source.chunks is None:
-        candidates = [source.variable._data]
-    else:
-        # chunks={} keeps the lazily indexed backend array in xarray's "original-" layer
-        layers = getattr(source.data.dask, "layers", {})
-        candidates = [
-            value
-            for name, layer in layers.items()
-            if str(name).startswith("original-open_dataset-")
-            for value in layer.values()
-        ]
-    for candidate in candidates:
-        backend = _backend_array(candidate)
-        if backend is not None:
-            return backend.array.pipeline_settings
-    return None
-
-
-def _reopen(source: xr.DataArray, level: str, lead_dims: Sequence[str]) -> xr.DataArray | None:
-    """The same stacks/channels and region, read lazily (no dask) from ``level`` of the file.
-
-    The re-opened array gets the pipeline settings ``source`` was opened with (zarrs
-    thread cap, checksums, pipeline), not the options in force now: a user caps zarrs
-    threads for a cluster's workers when opening, and the blocks sent to the workers
-    read through this array.
-    """
-    attrs = source.attrs
-    settings = _opened_settings(source)
-    dataset = xr.open_dataset(
-        attrs["vsr_path"],
-        engine="visor",
-        image_type=attrs["image_type"],
-        name=attrs["image_name"],
-        resolution=level,
-    )
-    full = dataset[source.name if source.name in dataset else "image"]
-    backend = _backend_array(full.variable._data)
-    if settings is not None and backend is not None:
-        # a fresh open: nothing else holds this backend array
-        backend.array = with_pipeline_settings(backend.array, settings)
-    for dim in LABEL_DIMS:
-        if dim not in full.dims:
-            continue
-        if dim in lead_dims:
-            full = full.sel({dim: list(source.coords[dim].values)})
-        elif dim in source.coords and source.coords[dim].ndim == 0:
-            full = full.sel({dim: source.coords[dim].values.item()})
-        else:
-            return None
-    same_level = str(level) == str(attrs["resolution_level"])
-    selection: dict[str, Any] = {}
-    for dim in SPATIAL_DIMS:
-        values = np.asarray(source.coords[dim].values, dtype=np.float64)
-        available = np.asarray(full.coords[dim].values, dtype=np.float64)
-        if same_level:
-            index = _positions_on(values, available)
-            if index is None:
-                return None
-            selection[dim] = index
-        else:
-            step = float(available[1] - available[0]) if available.size > 1 else 0.0
-            keep = np.nonzero(
-                (available >= values.min() - step) & (available <= values.max() + step)
-            )[0]
-            if keep.size == 0:
-                return None
-            selection[dim] = slice(int(keep[0]), int(keep[-1]) + 1)
-    return full.isel(selection).transpose(*lead_dims, *SPATIAL_DIMS)
-
-
-def _data_to_read(
-    prepared: Prepared, grid: OutputGrid, level: str | int | None
-) -> tuple[xr.DataArray, str | None]:
-    source = prepared.source
-    current = source.attrs.get("resolution_level")
-    if level is None:
-        return source, current
+def _stored(prepared: Prepared, origin: LevelSource, level: str) -> SourceData | None:
+    """The source's stacks/channels and region at ``level`` of the file (None if not found)."""
     metadata = prepared.metadata
-    stored = metadata is not None and _is_stored_data(source)
-    if not stored or metadata is None:
-        if level == "auto" or (current is not None and str(level) == str(current)):
-            return source, current
+    assert metadata is not None
+    source = prepared.source
+    target = origin.at(level)
+    array = target.array()
+    level_coords = spatial_coords(metadata.multiscale, level, tuple(array.shape))
+    same_level = level == origin.level
+    where = f"{origin.sample}: {origin.image_type}/{origin.name}"
+    axes: list[tuple[Any, ...]] = []
+    coords: dict[str, npt.NDArray[np.float64]] = {}
+    lead_sizes = [int(source.sizes[d]) for d in prepared.lead_dims]
+    spatial_sizes: dict[str, int] = {}
+    for dim in metadata.multiscale.dims:
+        if dim in _LABEL_KINDS:
+            kind = _LABEL_KINDS[dim]
+            if dim in prepared.lead_dims and dim in source.coords:
+                stored = np.asarray(
+                    [
+                        metadata.label_to_index(kind, str(v), where)
+                        for v in source.coords[dim].values
+                    ],
+                    dtype=np.int64,
+                )
+                axes.append(("lead", prepared.lead_dims.index(dim), stored))
+            elif dim in source.coords and source.coords[dim].ndim == 0:
+                label = str(source.coords[dim].values.item())
+                axes.append(("fixed", metadata.label_to_index(kind, label, where)))
+            else:
+                return None
+            continue
+        values = np.asarray(source.coords[dim].values, dtype=np.float64)
+        available = np.asarray(level_coords[dim][1], dtype=np.float64)
+        found: AxisMap | None
+        if same_level:
+            found = _positions_on(values, available)
+            coords[dim] = values
+        else:
+            found = _covering(values, available)
+            if found is not None:
+                coords[dim] = available[found.start : found.stop]
+        if found is None:
+            return None
+        spatial_sizes[dim] = len(found)
+        axes.append(("space", SPATIAL_DIMS.index(dim), found))
+    reader = StoredReader(target, tuple(axes))
+    return SourceData(
+        shape=(*lead_sizes, *(spatial_sizes[d] for d in SPATIAL_DIMS)),
+        dtype=np.dtype(array.dtype),
+        coords=tuple(coords[d] for d in SPATIAL_DIMS),
+        reader=reader,
+        array=None,
+        level=level,
+        token=tokenize(target, [(a[0], a[1], str(a[-1])) for a in axes]),
+    )
+
+
+def data_to_read(prepared: Prepared, grid: OutputGrid, level: str | int | None) -> SourceData:
+    """The data a resampling onto ``grid`` reads, for its ``level`` argument.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The source with its transforms.
+    grid : OutputGrid
+        The output grid (its spacing decides ``level="auto"``).
+    level : "auto", int, str or None
+        See :func:`~visor_xarray.resample.resample_dataarray`.
+
+    Returns
+    -------
+    SourceData
+
+    Raises
+    ------
+    ValueError
+        If a level is asked for data that are not the stored image, or the source's
+        region cannot be found at the level (irregular selection).
+    UnknownLevelError
+        For a level the image does not have.
+    """
+    source = prepared.source
+    origin = stored_origin(source)
+    current = origin.level if origin is not None else source.attrs.get("resolution_level")
+    current = None if current is None else str(current)
+    metadata = prepared.metadata
+    if level is None:
+        return as_they_are(source, current)
+    if origin is None or metadata is None:
+        if level == "auto" or (current is not None and str(level) == current):
+            return as_they_are(source, current)
         raise ValueError(
             f"level={level!r} re-reads the image from its file, but this object's data are not "
             "the stored image (changed, or not opened with engine='visor'); pass level=None "
@@ -233,14 +300,12 @@ def _data_to_read(
         path = choose_level(metadata, maps, grid.spacing)
     else:
         path = metadata.multiscale.level_paths[level_index(metadata.multiscale, level)]
-    if path == str(current) and source.chunks is None:
-        return source, path  # already a lazily indexed array: blocks read their footprints
-    reopened = _reopen(source, path, prepared.lead_dims)
-    if reopened is None:
-        if path == str(current):
-            return source, path
-        raise ValueError(
-            f"cannot find this object's region at level {path!r} (irregular selection); "
-            "pass level=None"
-        )
-    return reopened, path
+    stored = _stored(prepared, origin, path)
+    if stored is not None:
+        return stored
+    if path == current:
+        return as_they_are(source, current)
+    raise ValueError(
+        f"cannot find this object's region at level {path!r} (irregular selection); "
+        "pass level=None"
+    )

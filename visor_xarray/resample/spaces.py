@@ -11,12 +11,10 @@ This module turns ``DataArray.visor.resample(to_space=..., version=...)`` into a
    :mod:`~visor_xarray.resample.target_grid`);
 3. the resolution level to read is chosen (``level="auto"``: the coarsest level whose
    voxels, mapped into the target space, are no coarser than the output spacing) and the
-   source re-opened at it (:mod:`~visor_xarray.resample.source_level`);
+   stored image read at it, through the level source the engine recorded
+   (:mod:`~visor_xarray.resample.source_level`);
 4. the block-driven resampler builds the lazy result, and attrs record the provenance
    (:mod:`~visor_xarray.resample.provenance`).
-
-The names of the steps (``prepare``, ``Prepared``, ``choose_level``, ...) are re-exported
-here, where they used to live.
 """
 
 from __future__ import annotations
@@ -28,26 +26,17 @@ import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
-from visor_xarray.resample.core import resample_to_grid
+from visor_xarray.resample.core import build_blocks, check_interpolation, wrap_result
 from visor_xarray.resample.grid import OutputGrid
 from visor_xarray.resample.provenance import _provenance
-from visor_xarray.resample.resolve import LABEL_DIMS, Prepared, TransformArg, prepare
-from visor_xarray.resample.source_level import _data_to_read, choose_level
+from visor_xarray.resample.resolve import TransformArg, prepare
+from visor_xarray.resample.source_level import data_to_read
 from visor_xarray.resample.target_grid import output_grid
 
 if TYPE_CHECKING:
     from visor_xarray.transforms.stored import Transform as StoredTransform
 
-__all__ = [
-    "LABEL_DIMS",
-    "Prepared",
-    "TransformArg",
-    "choose_level",
-    "output_grid",
-    "prepare",
-    "resample_dataarray",
-    "resample_roi",
-]
+__all__ = ["resample_dataarray", "resample_roi"]
 
 
 def resample_dataarray(
@@ -166,22 +155,28 @@ def resample_dataarray(
         from_space=from_space,
         slice_name=slice_name,
     )
-    chosen = output_grid(prepared, spacing=spacing, bounds=bounds, grid=grid)
-    data, read_level = _data_to_read(prepared, chosen, level)
-    result = resample_to_grid(
-        data,
-        {p: prepared.coord_maps[p] for p in prepared.positions},
-        chosen,
+    interpolation = check_interpolation(
         order=order,
         mode=mode,
         fill_value=fill_value,
-        chunks=chunks,
-        dtype=dtype,
+        dtype=prepared.source.dtype if dtype is None else dtype,
         prefilter=prefilter,
-        space=to_space,
         kernel=kernel,
     )
-    result.attrs = {**_provenance(prepared, read_level), **result.attrs}
+    chosen = output_grid(prepared, spacing=spacing, bounds=bounds, grid=grid)
+    data = data_to_read(prepared, chosen, level)
+    blocks = build_blocks(
+        data,
+        {p: prepared.coord_maps[p] for p in prepared.positions},
+        chosen,
+        interpolation,
+        chunks,
+        lead_chunks=[(1,) * int(prepared.source.sizes[d]) for d in prepared.lead_dims],
+    )
+    result = wrap_result(
+        blocks, prepared.source, prepared.lead_dims, chosen, to_space, interpolation
+    )
+    result.attrs = {**_provenance(prepared, data.level), **result.attrs}
     return result
 
 

@@ -1,35 +1,31 @@
 """Stitching: every stack of a slice resampled onto one grid and blended where they overlap.
 
-Each stack is resampled (with its own transform) onto the shared grid in float64, with
-``NaN`` outside the stack: scipy's ``"constant"`` boundary rule never blends the fill value
-into points inside a stack (they are interpolated from the stack alone), so ``NaN`` marks
-exactly the voxels the stack does *not* cover. That is the stack's coverage mask, for free.
-The stacks are then blended voxel by voxel:
-
-* ``"mean"``: the average of the stacks covering the voxel (sum of covered values divided
-  by the number of covering stacks);
-* ``"max"``: the largest value among the covering stacks.
-
-Voxels no stack covers take ``fill_value``. Integer outputs are rounded half to even and
-clipped to the dtype's range.
+The result is built like a resampling (:func:`~visor_xarray.resample.resample_dataarray`:
+transforms, output grid, resolution level, one task per output block), with a
+:class:`~visor_xarray.resample.blend.StitchPlan`: each block task reads and resamples only
+the stacks that reach it and blends them (see :mod:`~visor_xarray.resample.blend` for the
+rules). A block of a VISoR slice is reached by one to three stacks, so the work is that of
+resampling the stacks, whatever their number, and the graph has one task per output block.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from visor_xarray.resample.blend import BLENDS, StitchPlan
+from visor_xarray.resample.core import build_blocks, check_interpolation, wrap_result
 from visor_xarray.resample.grid import OutputGrid
-from visor_xarray.resample.resolve import TransformArg
-from visor_xarray.resample.spaces import resample_dataarray
+from visor_xarray.resample.provenance import _provenance
+from visor_xarray.resample.resolve import TransformArg, prepare
+from visor_xarray.resample.source_level import data_to_read
+from visor_xarray.resample.target_grid import output_grid
 
 __all__ = ["BLENDS", "stitch_stacks"]
-
-#: Blend rules for voxels covered by several stacks.
-BLENDS = ("mean", "max")
 
 
 def stitch_stacks(
@@ -107,50 +103,53 @@ def stitch_stacks(
         )
     if blend not in BLENDS:
         raise ValueError(f"blend must be one of {BLENDS}, got {blend!r}")
-    out_dtype = np.dtype(source.dtype if dtype is None else dtype)
-    if out_dtype.kind not in "uif":
-        raise ValueError(f"cannot stitch into dtype {out_dtype}")
-    stacks = resample_dataarray(
+    interpolation = check_interpolation(
+        order=order,
+        mode="constant",
+        fill_value=fill_value,
+        dtype=source.dtype if dtype is None else dtype,
+        prefilter=prefilter,
+        kernel=kernel,
+    )
+    prepared = prepare(
         source,
         to_space=to_space,
         version=version,
         transform=transform,
         from_space=from_space,
         slice_name=slice_name,
-        spacing=spacing,
-        bounds=bounds,
-        grid=grid,
-        order=order,
-        fill_value=np.nan,
-        chunks=chunks,
-        level=level,
-        mode="constant",
-        dtype=np.float64,
-        prefilter=prefilter,
-        kernel=kernel,
     )
-    covered = stacks.notnull()
-    count = covered.sum("vs")
-    if blend == "mean":
-        # count.where(...) is NaN where nothing covers the voxel: no 0/0 warnings
-        blended = stacks.fillna(0.0).sum("vs") / count.where(count > 0)
-    else:
-        blended = stacks.fillna(-np.inf).max("vs")
-    blended = blended.where(count > 0, float(fill_value))
-    if out_dtype.kind in "ui":
-        info = np.iinfo(out_dtype)
-        blended = blended.round().clip(info.min, info.max)
-    result = blended.astype(out_dtype)
+    chosen = output_grid(prepared, spacing=spacing, bounds=bounds, grid=grid)
+    data = data_to_read(prepared, chosen, level)
+    stack_axis = prepared.lead_dims.index("vs")
+    out_lead = tuple(d for d in prepared.lead_dims if d != "vs")
+    blocks = build_blocks(
+        data,
+        {p: prepared.coord_maps[p] for p in prepared.positions},
+        chosen,
+        interpolation,
+        chunks,
+        lead_chunks=[(1,) * int(prepared.source.sizes[d]) for d in out_lead],
+        make_plan=functools.partial(
+            StitchPlan,
+            stack_axis=stack_axis,
+            stacks=int(prepared.source.sizes["vs"]),
+            blend=blend,
+        ),
+        name="stitch",
+    )
+    result = wrap_result(blocks, prepared.source, out_lead, chosen, to_space, interpolation)
     attrs = {
-        key: value for key, value in stacks.attrs.items() if key not in ("stack", "fill_value")
+        key: value
+        for key, value in _provenance(prepared, data.level).items()
+        if key not in ("stack", "fill_value")
     }
+    attrs.update(result.attrs)
     attrs.update(
         blend=blend,
         stacks=[str(v) for v in np.atleast_1d(source.coords["vs"].values)]
         if "vs" in source.coords
         else [],
-        fill_value=float(fill_value),
     )
     result.attrs = attrs
-    result.name = source.name
     return result

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from visor_xarray.errors import UnknownLabelError
 
 __all__ = [
     "AXIS_TYPE_DIMS",
@@ -327,6 +330,48 @@ class ImageAttrs:
     def multiscale(self) -> Multiscale:
         """The first (and in VISoR the only) multiscale."""
         return self.ome.multiscales[0]
+
+    def label_to_index(self, kind: str, label: object, where: str | Path = "image") -> int:
+        """Return the axis index of a stack or channel label.
+
+        Parameters
+        ----------
+        kind : {"stack", "channel"}
+            ``"stack"`` looks ``label`` up among ``visor_stacks[].label``; ``"channel"``
+            among ``channels[].wavelength``.
+        label : str
+            The label, e.g. ``"stack_3"`` or ``"488"`` (a string: ``488`` is not
+            ``"488"``).
+        where : str or pathlib.Path, default "image"
+            The image, for the message.
+
+        Returns
+        -------
+        int
+            The ``index`` field of the entry (its position on the axis, never its list
+            position).
+
+        Raises
+        ------
+        UnknownLabelError
+            If no entry has that label; the message lists the labels that exist.
+        ValueError
+            If ``kind`` is neither ``"stack"`` nor ``"channel"``.
+        """
+        visor = self.visor
+        if kind == "stack":
+            stacks = visor.stacks_by_index() if visor else ()
+            for stack in stacks:
+                if stack.label == label:
+                    return stack.index
+            raise UnknownLabelError(where, "stack", label, [s.label for s in stacks])
+        if kind == "channel":
+            channels = visor.channels_by_index() if visor else ()
+            for channel in channels:
+                if channel.wavelength == label:
+                    return channel.index
+            raise UnknownLabelError(where, "channel", label, [c.wavelength for c in channels])
+        raise ValueError(f"label kind must be 'stack' or 'channel', got {kind!r}")
 
     def to_dict(self) -> JSONDict:
         """Return the ``attributes`` JSON object of the image group."""

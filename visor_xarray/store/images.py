@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import zarr
-
 from visor_xarray import layout
 from visor_xarray.errors import (
     MetadataError,
@@ -26,6 +24,7 @@ from visor_xarray.schema import (
 )
 from visor_xarray.store.documents import _group_attributes
 from visor_xarray.store.sample import _SampleMixin
+from visor_xarray.zarr_io.arrays import SafeArray
 from visor_xarray.zarr_io.atomic_files import write_json_atomic
 from visor_xarray.zarr_io.levels import create_level_array, open_level_array
 from visor_xarray.zarr_io.lock import sample_lock
@@ -57,8 +56,8 @@ class _ImageMixin(_SampleMixin):
         writable: bool = False,
         attrs: ImageAttrs | None = None,
         pipeline: str | None = None,
-    ) -> zarr.Array:  # type: ignore[type-arg]
-        """Open one resolution level of an image as a ``zarr.Array``.
+    ) -> SafeArray:
+        """Open one resolution level of an image as a ``zarr.Array`` (a :class:`SafeArray`).
 
         Parameters
         ----------
@@ -188,7 +187,7 @@ class _ImageMixin(_SampleMixin):
         attrs: ImageAttrs | None = None,
         overwrite: bool = False,
         pipeline: str | None = None,
-    ) -> zarr.Array:  # type: ignore[type-arg]
+    ) -> SafeArray:
         """Create the array of one resolution level listed in the image's metadata.
 
         Raises

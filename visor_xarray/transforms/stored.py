@@ -151,10 +151,8 @@ class Transform:
     def _index(self, kind: str, value: int | str | None) -> int | None:
         if value is None or isinstance(value, int | np.integer):
             return None if value is None else int(value)
-        from visor_xarray.api import label_to_index
-
         attrs = self._store.image_attrs(layout.RAW, self.name)
-        return label_to_index(attrs, kind, value, self._store.path / self.name)
+        return attrs.label_to_index(kind, value, self._store.path / self.name)
 
     # ------------------------------------------------------------------------ save
 

@@ -14,6 +14,7 @@ One job per module; every public name is re-exported here:
 - :mod:`~visor_xarray.zarr_io.levels`: opening and creating level arrays;
 - :mod:`~visor_xarray.zarr_io.arrays`: :class:`SafeArray`, :class:`ReadOnlyArray`,
   guarded arrays, pickling;
+- :mod:`~visor_xarray.zarr_io.reading`: outer selections kept on the zarrs pipeline;
 - :mod:`~visor_xarray.zarr_io.commit`: atomic shard commits;
 - :mod:`~visor_xarray.zarr_io.corruption`: naming corrupt shards, index/geometry checks;
 - :mod:`~visor_xarray.zarr_io.markers`: in-progress markers (:func:`image_write`);
@@ -54,6 +55,7 @@ from visor_xarray.zarr_io.markers import (
 )
 from visor_xarray.zarr_io.markers import _process_start as _process_start  # used by tests
 from visor_xarray.zarr_io.pipeline import default_compressor, pipeline_name, pipeline_settings
+from visor_xarray.zarr_io.reading import read_outer
 
 __all__ = [
     "LOCK_FILE",
@@ -78,6 +80,7 @@ __all__ = [
     "pipeline_name",
     "pipeline_settings",
     "read_json",
+    "read_outer",
     "read_write_marker",
     "remove_scratch",
     "sample_lock",

@@ -18,7 +18,7 @@ import zarr
 from zarr.storage import LocalStore
 
 from visor_xarray.errors import MetadataError, VisorError, VisorWarning
-from visor_xarray.zarr_io.arrays import ReadOnlyAsyncArray, SafeAsyncArray, _wrap
+from visor_xarray.zarr_io.arrays import ReadOnlyAsyncArray, SafeArray, SafeAsyncArray, _wrap
 from visor_xarray.zarr_io.corruption import _check_geometry
 from visor_xarray.zarr_io.markers import _ACTIVE_TOKENS, marker_is_stale, read_write_marker
 from visor_xarray.zarr_io.pipeline import _pipeline_scope, default_compressor
@@ -86,7 +86,7 @@ def _warn_if_incomplete(image: Path) -> None:
     )
 
 
-def open_level_array(path: Path, *, writable: bool, pipeline: str | None = None) -> zarr.Array:  # type: ignore[type-arg]
+def open_level_array(path: Path, *, writable: bool, pipeline: str | None = None) -> SafeArray:
     """Open the level array at ``path``.
 
     Parameters
@@ -100,7 +100,8 @@ def open_level_array(path: Path, *, writable: bool, pipeline: str | None = None)
 
     Returns
     -------
-    zarr.Array
+    SafeArray
+        A :class:`ReadOnlyArray` unless ``writable``.
 
     Raises
     ------
@@ -130,7 +131,7 @@ def open_level_array(path: Path, *, writable: bool, pipeline: str | None = None)
                 f"not a readable Zarr v3 array: {type(error).__name__}: {error}",
             ) from None
     _check_geometry(array.metadata, path / "zarr.json")
-    result: zarr.Array = _wrap(array, SafeAsyncArray if writable else ReadOnlyAsyncArray, settings)  # type: ignore[type-arg]
+    result: SafeArray = _wrap(array, SafeAsyncArray if writable else ReadOnlyAsyncArray, settings)
     return result
 
 
@@ -145,7 +146,7 @@ def create_level_array(
     dimension_names: Sequence[str],
     fill_value: Any = 0,
     pipeline: str | None = None,
-) -> zarr.Array:  # type: ignore[type-arg]
+) -> SafeArray:
     """Create (replacing any existing one) a sharded level array at ``path``.
 
     Parameters
@@ -191,5 +192,5 @@ def create_level_array(
             fill_value=fill_value,
             overwrite=True,
         )
-    result: zarr.Array = _wrap(array, SafeAsyncArray, settings)  # type: ignore[type-arg]
+    result: SafeArray = _wrap(array, SafeAsyncArray, settings)
     return result

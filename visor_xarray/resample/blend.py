@@ -92,8 +92,11 @@ class StitchPlan(ResamplePlan):
         start, shape = self.block(block_id[-3:])
         out_shape = (1,) * len(lead) + shape
         interpolation = self.interpolation
+        candidates = self.candidates(block_id[-3:])
         reaching: list[tuple[Position, Footprint]] = []
         for position in self.positions(lead):
+            if position not in candidates:
+                continue  # no voxel of the block falls inside this stack
             footprint = self.footprint(position, start, shape)
             if footprint is not None:
                 reaching.append((position, footprint))
@@ -103,30 +106,79 @@ class StitchPlan(ResamplePlan):
             position, footprint = reaching[0]
             data = reader.read(position, footprint.low, footprint.high)
             return footprint.interpolate(data, shape, interpolation).reshape(out_shape)
-        return self._blend(reader, reaching, shape).reshape(out_shape)
+        return self._blend(reader, reaching, start, shape).reshape(out_shape)
 
     def _blend(
         self,
         reader: Reader,
         reaching: Sequence[tuple[Position, Footprint]],
+        start: npt.NDArray[np.int64],
         shape: tuple[int, int, int],
     ) -> npt.NDArray[Any]:
-        combined = np.zeros(shape) if self.blend == "mean" else np.full(shape, -np.inf)
-        count = np.zeros(shape, dtype=np.uint8)
+        """Blend the stacks reaching a block, in float64 only where two may overlap.
+
+        With the separable kernel each stack is interpolated over the part of the block it
+        may cover (:meth:`reach`). The stack covering the most of the block (the primary)
+        is interpolated over the whole block in the output dtype, exactly as a resampling
+        of it alone; the float64 blend is then done only in the box where another stack
+        may cover voxels, unless that box is most of the block.
+        """
+        whole: Box = ((0, 0, 0), shape)
+        parts: list[tuple[Box, Footprint, npt.NDArray[Any]]] = []
         for position, footprint in reaching:
-            data = reader.read(position, footprint.low, footprint.high)
+            box = (
+                self.reach(position, start, shape)
+                if footprint.separable_axis is not None
+                else whole
+            )
+            if box is None:
+                continue
+            parts.append((box, footprint, reader.read(position, footprint.low, footprint.high)))
+        if not parts:
+            return np.full(shape, self.interpolation.cval, dtype=self.interpolation.dtype)
+        parts.sort(key=lambda part: _volume(part[0]), reverse=True)
+        others = _union([box for box, _, _ in parts[1:]])
+        if others is None or 2 * _volume(others) > _volume(whole):
+            region = whole
+            out = np.empty(shape, dtype=self.interpolation.dtype)
+        else:
+            region = others
+            _, footprint, data = parts[0]
+            out = footprint.interpolate(data, shape, self.interpolation)
+        low, high = region
+        size = (high[0] - low[0], high[1] - low[1], high[2] - low[2])
+        combined = np.zeros(size) if self.blend == "mean" else np.full(size, -np.inf)
+        count = np.zeros(size, dtype=np.uint8)
+        for box, footprint, data in parts:
+            inner = _intersection(box, region)
+            if inner is None:
+                continue
+            (z0, y0, x0), (z1, y1, x1) = inner
             values = footprint.interpolate(
-                data, shape, self.interpolation, cval=np.nan, dtype=np.float64
+                data,
+                (z1 - z0, y1 - y0, x1 - x0),
+                self.interpolation,
+                cval=np.nan,
+                dtype=np.float64,
+                origin=(z0, y0, x0),
+            )
+            local = (
+                slice(z0 - low[0], z1 - low[0]),
+                slice(y0 - low[1], y1 - low[1]),
+                slice(x0 - low[2], x1 - low[2]),
             )
             covered = ~np.isnan(values)
-            count += covered
+            count[local] += covered
             if self.blend == "mean":
-                np.add(combined, values, out=combined, where=covered)
+                np.add(combined[local], values, out=combined[local], where=covered)
             else:
-                np.maximum(combined, values, out=combined, where=covered)
+                np.maximum(combined[local], values, out=combined[local], where=covered)
         if self.blend == "mean":
             np.divide(combined, count, out=combined, where=count > 1)
-        return self._cast(combined, count)
+        out[tuple(slice(a, b) for a, b in zip(low, high, strict=True))] = self._cast(
+            combined, count
+        )
+        return out
 
     def _cast(
         self, values: npt.NDArray[np.float64], count: npt.NDArray[np.uint8]
@@ -145,6 +197,31 @@ class StitchPlan(ResamplePlan):
         info = np.iinfo(dtype)
         np.clip(rounded, info.min, info.max, out=rounded)
         return rounded.astype(dtype)
+
+
+Box = tuple[tuple[int, int, int], tuple[int, int, int]]
+
+
+def _volume(box: Box) -> int:
+    low, high = box
+    return (high[0] - low[0]) * (high[1] - low[1]) * (high[2] - low[2])
+
+
+def _union(boxes: Sequence[Box]) -> Box | None:
+    """The bounding box of ``boxes`` (None for none)."""
+    if not boxes:
+        return None
+    low = tuple(min(box[0][a] for box in boxes) for a in range(3))
+    high = tuple(max(box[1][a] for box in boxes) for a in range(3))
+    return (low[0], low[1], low[2]), (high[0], high[1], high[2])
+
+
+def _intersection(first: Box, second: Box) -> Box | None:
+    low = tuple(max(first[0][a], second[0][a]) for a in range(3))
+    high = tuple(min(first[1][a], second[1][a]) for a in range(3))
+    if any(h <= lo for lo, h in zip(low, high, strict=True)):
+        return None
+    return (low[0], low[1], low[2]), (high[0], high[1], high[2])
 
 
 def _round_half_away(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

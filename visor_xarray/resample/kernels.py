@@ -155,6 +155,7 @@ def separable_block(
     dtype: np.dtype[Any],
     axis: int = 2,
     limits: tuple[tuple[float, float], ...] | None = None,
+    origin: tuple[int, int, int] = (0, 0, 0),
 ) -> npt.NDArray[Any]:
     """One block by separable interpolation (orders 0/1, a decoupled ``axis``).
 
@@ -178,6 +179,9 @@ def separable_block(
         (default: ``data`` is the whole source, ``(0, n - 1)``). Points outside them are
         outside (``mode="constant"``) or clamped to them (``"nearest"``); ``data`` must
         hold every neighbour of the points inside.
+    origin : tuple of int, default (0, 0, 0)
+        Output index of the first voxel computed: the result is the part of the block
+        ``[origin, origin + shape)``, each voxel computed exactly as in the whole block.
 
     Returns
     -------
@@ -209,19 +213,21 @@ def separable_block(
             cval=cval,
             dtype=dtype,
             limits=tuple(limits[a] for a in order_axes),
+            origin=(origin[order_axes[0]], origin[order_axes[1]], origin[order_axes[2]]),
         )
         return np.ascontiguousarray(np.moveaxis(result, 2, axis))
     bz, by, bx = shape
     nz, ny, nx = data.shape
     rows_in = np.ascontiguousarray(data).reshape(nz * ny, nx)
     finite = data.dtype.kind in "uib" and np.isfinite(cval)
+    z0, y0, x0 = origin
     x_inside, ix0, tx, ix1 = _axis(
-        matrix[2, 2] * np.arange(bx) + offset[2], nx, order, mode, limits[2]
+        matrix[2, 2] * np.arange(x0, x0 + bx) + offset[2], nx, order, mode, limits[2]
     )
     # integer steps along x (the deskew keeps x): a plain slice instead of interpolation
     plain_x = (tx is None or not tx.any()) and (bx == 1 or bool(np.all(np.diff(ix0) == 1)))
-    oz = np.arange(bz, dtype=np.float64)[:, None]
-    oy = np.arange(by, dtype=np.float64)[None, :]
+    oz = np.arange(z0, z0 + bz, dtype=np.float64)[:, None]
+    oy = np.arange(y0, y0 + by, dtype=np.float64)[None, :]
     plane = [(matrix[a, 0] * oz + matrix[a, 1] * oy + offset[a]).ravel() for a in (0, 1)]
     z_inside, iz0, tz, iz1 = _axis(plane[0], nz, order, mode, limits[0])
     y_inside, iy0, ty, iy1 = _axis(plane[1], ny, order, mode, limits[1])

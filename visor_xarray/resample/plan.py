@@ -14,6 +14,7 @@ empty footprint means no output voxel of the block falls inside the source.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,23 +107,27 @@ class Footprint:
         *,
         cval: float | None = None,
         dtype: Any = None,
+        origin: tuple[int, int, int] = (0, 0, 0),
     ) -> npt.NDArray[Any]:
-        """Interpolate an output block from the footprint's data.
+        """Interpolate an output block (or a part of it) from the footprint's data.
 
         Parameters
         ----------
         data : numpy.ndarray
             The source region ``[low, high)``.
         shape : tuple of int
-            Output block shape.
+            Shape of the part computed.
         interpolation : Interpolation
         cval, dtype : optional
             Override the interpolation's fill value and output dtype.
+        origin : tuple of int, default (0, 0, 0)
+            First voxel of the part, in block indices; each voxel is computed exactly as
+            in the whole block. Only the separable kernel computes parts.
 
         Returns
         -------
         numpy.ndarray
-            The block, ``shape``.
+            The part, ``shape``.
         """
         fill = interpolation.cval if cval is None else float(cval)
         out_dtype = interpolation.dtype if dtype is None else np.dtype(dtype)
@@ -138,7 +143,10 @@ class Footprint:
                 dtype=out_dtype,
                 axis=self.separable_axis,
                 limits=self.limits,
+                origin=origin,
             )
+        if any(origin):
+            raise ValueError("only the separable kernel computes part of a block")
         return affine_block(
             data,
             self.matrix,
@@ -187,6 +195,77 @@ class ResamplePlan:
             position: decoupled_axis(affine.matrix) if self.interpolation.may_separate else None
             for position, affine in self.maps.items()
         }
+
+    @functools.cached_property
+    def _reach_boxes(self) -> dict[Position, tuple[tuple[int, ...], tuple[int, ...]]]:
+        # The output voxels mapping inside a source's voxel-centre box lie in the box
+        # spanned by its 8 corners mapped into output indices (a voxel of slack a side).
+        last = [float(n - 1) for n in self.source_shape]
+        corners = np.array(list(itertools.product(*[(0.0, m) for m in last])))
+        boxes = {}
+        for position, affine in self.maps.items():
+            mapped = affine.inverse().apply(corners)
+            low = np.floor(mapped.min(axis=0)).astype(np.int64) - 1
+            high = np.ceil(mapped.max(axis=0)).astype(np.int64) + 2
+            boxes[position] = (tuple(int(v) for v in low), tuple(int(v) for v in high))
+        return boxes
+
+    @functools.cached_property
+    def _reach_masks(self) -> tuple[list[Position], list[npt.NDArray[np.bool_]]]:
+        # per axis, which positions' reach boxes overlap each block index along it
+        positions = list(self.maps)
+        masks = []
+        for axis, edges in enumerate(self._edges):
+            low = np.array([self._reach_boxes[p][0][axis] for p in positions])[:, None]
+            high = np.array([self._reach_boxes[p][1][axis] for p in positions])[:, None]
+            masks.append((low < edges[None, 1:]) & (high > edges[None, :-1]))
+        return positions, masks
+
+    def candidates(self, index: Sequence[int]) -> set[Position]:
+        """Positions whose source may hold voxels of the spatial block ``index``.
+
+        Parameters
+        ----------
+        index : sequence of int
+            Block index along z, y and x.
+
+        Returns
+        -------
+        set of tuple of int
+        """
+        positions, masks = self._reach_masks
+        hit = masks[0][:, index[0]] & masks[1][:, index[1]] & masks[2][:, index[2]]
+        return {positions[i] for i in np.flatnonzero(hit)}
+
+    def reach(
+        self, position: Position, start: npt.NDArray[np.int64], shape: tuple[int, int, int]
+    ) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
+        """The part of a block whose voxels may fall inside the source at ``position``.
+
+        A cheap, conservative test (integer comparisons with a box computed once per
+        position): voxels outside the part map outside the source.
+
+        Parameters
+        ----------
+        position : tuple of int
+            Position along the source's leading dims.
+        start : numpy.ndarray
+            First output voxel of the block.
+        shape : tuple of int
+            Block shape.
+
+        Returns
+        -------
+        tuple or None
+            ``(low, high)`` in block indices, or None if no voxel can be inside.
+        """
+        low, high = self._reach_boxes[position]
+        first = [int(v) for v in start]
+        lo = [min(max(low[a] - first[a], 0), shape[a]) for a in range(3)]
+        hi = [min(max(high[a] - first[a], 0), shape[a]) for a in range(3)]
+        if any(h <= v for v, h in zip(lo, hi, strict=True)):
+            return None
+        return (lo[0], lo[1], lo[2]), (hi[0], hi[1], hi[2])
 
     def block(self, index: Sequence[int]) -> tuple[npt.NDArray[np.int64], tuple[int, int, int]]:
         """Start (output voxel) and shape of the spatial block ``index`` (i, j, k).

@@ -330,3 +330,86 @@ def test_resample_reads_keep_the_opened_settings_on_the_cluster(
     with pytest.raises(CorruptDataError) as caught:
         _ = checked.values
     assert caught.value.path == file
+
+
+# ------------------------------------------------------------------ a whole slice on the cluster
+
+#: A tiled slice with pixels: 6 stacks of (256, 128, 512), neighbours overlapping by 10 %.
+TILED_STACKS, TILED_RAW = 6, (256, 128, 512)
+TILED_SHIFT = 0.9 * TILED_RAW[2] * SPACING[2]
+
+
+def _reset_peak() -> int:
+    """Reset this process's peak-RSS mark; return its RSS (bytes)."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_bytes("VmRSS")
+
+
+def _status_bytes(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"{field} not in /proc/self/status")
+
+
+def _peak() -> int:
+    return _status_bytes("VmHWM")
+
+
+@pytest.fixture(scope="module")
+def tiled_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    labels = tuple(f"stack_{i + 1}" for i in range(TILED_STACKS))
+    path = make_sample(
+        tmp_path_factory.mktemp("tiled") / "T.vsr",
+        stacks=labels,
+        channels=("488",),
+        shape=TILED_RAW,
+        chunk=(64, 64, 64),
+        shard=(128, 128, 512),
+        levels=1,
+    )
+    saver = vx.Transform(path, version="v1", name=IMAGE)
+    skew = deskew(45, SPACING, TILED_RAW[1])
+    for stack in range(TILED_STACKS):
+        place = vx.transforms.Affine(np.eye(3), [0.0, 0.0, TILED_SHIFT * stack]) @ skew
+        saver.save(place, name="raw_to_ortho", stack=stack, channel=0)
+    return path
+
+
+def test_whole_slice_stitch_and_pyramid_on_the_cluster(
+    client: distributed.Client, tiled_slice: Path, tmp_path: Path
+) -> None:
+    """raw -> stitch -> to_vsr(levels=3) on 2 worker processes: each worker's memory grows
+    by the blocks and shards it has in flight, not by the slice; values equal the result
+    computed on one machine."""
+    with vx.set_options(zarrs_threads=1):
+        image = xr.open_dataset(tiled_slice, engine="visor", name=IMAGE, chunks={})["image"]
+    mosaic = image.visor.stitch(to_space="ortho", version="v1")
+    slice_bytes = mosaic.nbytes
+    block_bytes = int(np.prod([c[0] for c in mosaic.chunks])) * mosaic.dtype.itemsize
+    assert slice_bytes > 100 * block_bytes  # many blocks: memory bounded by blocks shows
+
+    out = tmp_path / "RECON.vsr"
+    baseline = client.run(_reset_peak)
+    with distributed.get_task_stream(client) as stream:
+        report = mosaic.visor.to_vsr(out, image_type="recon", name="stitched", levels=3)
+    growth = {worker: peak - baseline[worker] for worker, peak in client.run(_peak).items()}
+    assert {task["worker"] for task in stream.data if "stitch-" in str(task["key"])} == set(
+        baseline
+    )  # both workers stitched
+    # A worker (1 thread) holds one stitch task (its block, footprints and float64 blend
+    # temporaries: < 8 blocks) and one write task (the report's prediction per task: a
+    # shard of whole blocks, its encoding); never the slice.
+    bound = report.predicted_peak_bytes // report.workers + 16 * block_bytes
+    assert max(growth.values()) < bound, (growth, bound)
+    assert bound < slice_bytes / 2
+
+    with dask.config.set(scheduler="threads"):
+        stored = xr.open_dataset(out, engine="visor", image_type="recon", name="stitched")
+        got = stored["image"]
+        assert got.shape == mosaic.shape
+        for z0 in range(0, mosaic.sizes["z"], 256):  # a slab at a time: bounded test memory
+            part = {"z": slice(z0, z0 + 256)}
+            np.testing.assert_array_equal(got.isel(part).values, mosaic.isel(part).values)
+    assert len(report.levels) == 3
+    assert validate(out, deep=True) == []

@@ -350,3 +350,37 @@ def test_pyramid_levels_use_the_pyramid_clevel(sample_path: Path, tmp_path: Path
 def test_pyramid_clevel_option_is_checked(bad: object) -> None:
     with pytest.raises(ValueError, match="pyramid_clevel"):
         vx.set_options(pyramid_clevel=bad)
+
+
+def test_budget_shards_hold_whole_source_blocks(tmp_path: Path) -> None:
+    """A lazy source whose blocks are whole inner chunks (a resampling, a stitch) is written
+    in shards made of whole blocks: each block feeds one shard, so no block waits for
+    several shards; blocks that cut inner chunks (or exceed the budget) do not steer."""
+    import dask.array as da
+
+    data = np.arange(1 * 96 * 40 * 300, dtype=np.uint16).reshape(1, 96, 40, 300)
+    coords = {"ch": ["488"], "z": np.arange(96.0), "y": np.arange(40.0), "x": np.arange(300.0)}
+
+    def written_shards(blocks: tuple[int, ...], budget: int) -> tuple[int, ...]:
+        array = xr.DataArray(
+            da.from_array(data, chunks=blocks), dims=("ch", "z", "y", "x"), coords=coords
+        )
+        with vx.set_options(write_memory_budget=budget):
+            report = array.visor.to_vsr(
+                tmp_path / f"{blocks}-{budget}.vsr",
+                image_type="recon",
+                name="r",
+                chunk_shape=(1, 16, 8, 8),
+            )
+        back = _open(tmp_path / f"{blocks}-{budget}.vsr", "r", "recon")
+        np.testing.assert_array_equal(back["image"].values, data)
+        return report.levels[0].shard_shape
+
+    budget = 2**20 * 12  # 12 MiB / (2 workers x PEAK_FACTOR 6): ~1 MiB shards
+    shards = written_shards((1, 32, 8, 48), budget)
+    assert [s % b for s, b in zip(shards, (1, 32, 8, 48), strict=True)] == [0, 0, 0, 0]
+    # blocks that cut inner chunks or exceed the budget: shards grow from the inner chunk
+    # (to 304 columns here, which would cut the 48-column blocks)
+    from_inner = written_shards((1, 24, 8, 48), budget)
+    assert from_inner == written_shards((1, 96, 40, 300), budget)
+    assert from_inner[-1] % 48 != 0

@@ -9,6 +9,7 @@ rewritten, and a second writer of the same image is refused.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
@@ -75,6 +76,20 @@ def _inner_chunks(
     )
 
 
+def _source_blocks(source: Any, chunks: Sequence[int]) -> tuple[int, ...] | None:
+    """The block shape of a dask source whose blocks are whole inner chunks, else None."""
+    if not isinstance(source, da.Array):
+        return None
+    blocks = []
+    for sizes, inner in zip(source.chunks, chunks, strict=True):
+        first = int(sizes[0])
+        # regular blocks (only the last may be shorter) made of whole inner chunks
+        if len(sizes) > 1 and (first % inner or any(int(n) != first for n in sizes[:-1])):
+            return None
+        blocks.append(-(-first // inner) * inner)
+    return tuple(blocks)
+
+
 def _shards(
     dims: Sequence[str],
     shape: Sequence[int],
@@ -82,6 +97,7 @@ def _shards(
     itemsize: int,
     given: Sequence[int] | None,
     workers: int,
+    source_blocks: Sequence[int] | None = None,
 ) -> tuple[int, ...]:
     if given is not None:
         shards = tuple(int(s) for s in given)
@@ -91,8 +107,12 @@ def _shards(
                 f"of the inner chunk {tuple(chunks)}"
             )
         return shards
-    budget = OPTIONS["write_memory_budget"] / (workers * PEAK_FACTOR)
-    return shard_shape_for_budget(chunks, shape, itemsize, int(budget))
+    budget = int(OPTIONS["write_memory_budget"] / (workers * PEAK_FACTOR))
+    if source_blocks is not None and math.prod(source_blocks) * itemsize <= budget:
+        # Shards made of whole source blocks: each block feeds one shard and is freed once
+        # it is written (a shard cutting blocks keeps them until all their shards are done).
+        return shard_shape_for_budget(source_blocks, shape, itemsize, budget)
+    return shard_shape_for_budget(chunks, shape, itemsize, budget)
 
 
 def _check_target(store: VsrStore, image_type: str, name: str, mode: str) -> bool:
@@ -190,7 +210,15 @@ def write_dataarray(
     )
     workers = _workers()
     chunks = _inner_chunks(dims, array.shape, chunk_shape)
-    shards = _shards(dims, array.shape, chunks, dtype.itemsize, shard_shape, workers)
+    shards = _shards(
+        dims,
+        array.shape,
+        chunks,
+        dtype.itemsize,
+        shard_shape,
+        workers,
+        _source_blocks(array.data, chunks),
+    )
 
     store = VsrStore(Path(path), "a")
     directory = layout.image_dir(store.path, image_type, name)

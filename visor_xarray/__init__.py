@@ -20,7 +20,10 @@ from visor_xarray.api import (
 )
 from visor_xarray.errors import (
     CorruptDataError,
+    IncompleteError,
     InvalidArrayError,
+    LegacyLayoutError,
+    LegacyLayoutWarning,
     MetadataError,
     NotAVsrError,
     ReadOnlyError,
@@ -51,7 +54,10 @@ __all__ = [
     "CorruptDataError",
     "Image",
     "ImageRecord",
+    "IncompleteError",
     "InvalidArrayError",
+    "LegacyLayoutError",
+    "LegacyLayoutWarning",
     "MetadataError",
     "NotAVsrError",
     "Problem",

@@ -97,6 +97,8 @@ class _DocumentChecks(_ArrayChecks, _MarkerChecks):
         for entry in sorted(directory.iterdir()):
             if entry.name.startswith(".") or entry.name in listed or entry.name == "zarr.json":
                 continue
+            if entry.name == "slide.tar" and entry.is_file():
+                continue  # QA projections of a raw image (schema v2025.5.2+)
             if entry.is_dir() and layout.array_document(entry).is_file():
                 self.add(
                     entry,

@@ -169,10 +169,11 @@ def refusals(sample: Path) -> list[tuple[str, Callable[[], object]]]:
             lambda: vx.add_levels(sample, image_type="raw", name="slice_1_10x", levels=4),
         ),
         ("VsrStore", lambda: vx.VsrStore(sample, "r+")),
+        ("Transform", lambda: vx.Transform(sample, version="v1", name="slice_1_10x")),
     ]
 
 
-@pytest.mark.parametrize("case", range(7))
+@pytest.mark.parametrize("case", range(8))
 def test_writes_to_the_legacy_layout_are_refused(
     legacy: Path,
     tmp_path: Path,

@@ -25,6 +25,8 @@ from visor_xarray.validate import validate
 
 DATA = Path(__file__).resolve().parent / "data"
 LEGACY_FIXTURE = DATA / "VISOR001-v2024.12.3.vsr"
+# written by visor-py 2024.12.3 itself (tests/data/generate_legacy002.py): two levels
+LEGACY002 = DATA / "LEGACY002-v2024.12.3.vsr"
 LEGACY = "legacy layout of visor-py 2024.12.x"
 
 
@@ -191,3 +193,42 @@ def test_writes_to_the_legacy_layout_are_refused(
     assert "copy_sample" in str(caught.value), what
     assert str(sample) in str(caught.value)
     check()
+
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_multilevel_sample_written_by_visor_py_2024(level: int) -> None:
+    raw = opened(LEGACY002, name="slice_1_10x", resolution=level)["image"]
+    expected = stored(LEGACY002, "raw", "slice_1_10x", str(level))
+    np.testing.assert_array_equal(raw.values, expected)
+    assert list(raw["vs"].values) == ["stack_1", "stack_2", "stack_4"]
+    assert list(raw["ch"].values) == ["488", "561"]  # by index; listed 561 first
+    np.testing.assert_array_equal(raw.sel(vs="stack_4", ch="561").values, expected[2, 1])
+    np.testing.assert_allclose(raw["x"].values, 1.03 * 2**level * np.arange(expected.shape[4]))
+    recon = opened(LEGACY002, image_type="recon", resolution=level)["image"]
+    assert recon.dims == ("ch", "z", "y", "x")
+    np.testing.assert_allclose(recon["z"].values, 3.5 * 2**level * np.arange(8 // 2**level))
+    np.testing.assert_array_equal(
+        recon.values, stored(LEGACY002, "recon", "xxx_brain_10x_20241201", str(level))
+    )
+
+
+def test_sample_written_by_visor_py_2024_converts_for_visor_py_2026(tmp_path: Path) -> None:
+    report = vx.copy_sample(LEGACY002, tmp_path / "C.vsr")
+    assert report.converted == ("raw/slice_1_10x", "recon/xxx_brain_10x_20241201")
+    assert validate(tmp_path / "C.vsr", deep=True) == []
+    import visor
+
+    images = visor.VSR(tmp_path / "C.vsr").images()
+    assert images["raw"] == [
+        {
+            "name": "slice_1_10x",
+            "channels": ["488", "561"],
+            "resolutions": {"0": [1.0] * 5, "1": [1.0, 1.0, 1.0, 2.0, 2.0]},
+        }
+    ]
+    raw = visor.Image(tmp_path / "C.vsr", image_type="raw", image_name="slice_1_10x")
+    assert raw.label_to_index("stack", "stack_4") == 2
+    for level in ("0", "1"):
+        np.testing.assert_array_equal(
+            raw.load(resolution=level)[...], stored(LEGACY002, "raw", "slice_1_10x", level)
+        )

@@ -19,7 +19,6 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,11 @@ from dask.base import compute
 from dask.delayed import delayed
 
 from visor_xarray import layout
+from visor_xarray.convert.destination import (
+    check_destination,
+    clear_destination,
+    refuse_overlap,
+)
 from visor_xarray.convert.encoding import (
     ShapeSpec,
     check_compressors,
@@ -36,18 +40,16 @@ from visor_xarray.convert.encoding import (
 )
 from visor_xarray.convert.files import batches, copy_files
 from visor_xarray.convert.plan import ImagePlan, plan_image, sample_files
+from visor_xarray.convert.report import CopyReport
 from visor_xarray.convert.selection import ImageSpec, LevelSpec, resolve_images
 from visor_xarray.errors import (
     IncompleteError,
     NotAVsrError,
-    TargetExistsError,
     UnknownLevelError,
 )
 from visor_xarray.schema import Selection
 from visor_xarray.store import VsrStore
 from visor_xarray.zarr_io import (
-    LOCK_FILE,
-    WRITE_MARKER,
     guard_writes,
     image_write,
     marker_is_stale,
@@ -57,103 +59,6 @@ from visor_xarray.zarr_io import (
 )
 
 __all__ = ["CopyReport", "copy_sample"]
-
-
-@dataclass(frozen=True)
-class CopyReport:
-    """What :func:`copy_sample` did.
-
-    Parameters
-    ----------
-    source, path : pathlib.Path
-        The source sample and the copy.
-    images : tuple of str
-        The images copied, as ``TYPE/NAME``.
-    converted : tuple of str
-        Those converted from the legacy layout.
-    levels_copied : int
-        Levels copied byte for byte.
-    levels_reencoded : int
-        Levels re-encoded (new shard, chunk or compressors, or converted).
-    shards_written : int
-        Shards written by the re-encoded levels.
-    files_copied, bytes_copied : int
-        Files copied as they are (shards of byte-for-byte levels, transforms, documents)
-        and their bytes.
-    seconds : float
-        Wall time.
-    notes : tuple of str
-        Remarks (e.g. a Zarr v2 compressor with no Zarr v3 equivalent).
-    """
-
-    source: Path
-    path: Path
-    images: tuple[str, ...]
-    converted: tuple[str, ...]
-    levels_copied: int
-    levels_reencoded: int
-    shards_written: int
-    files_copied: int
-    bytes_copied: int
-    seconds: float
-    notes: tuple[str, ...] = field(default=())
-
-    def __str__(self) -> str:
-        converted = f" ({len(self.converted)} converted from the legacy layout)"
-        lines = [
-            f"copied {self.source} to {self.path} in {self.seconds:.2f} s: "
-            f"{len(self.images)} image(s){converted if self.converted else ''}, "
-            f"{self.levels_copied} level(s) byte for byte, {self.levels_reencoded} "
-            f"re-encoded ({self.shards_written} shards), {self.files_copied} file(s) "
-            f"copied ({self.bytes_copied / 2**20:.1f} MiB)",
-        ]
-        lines.extend(f"note: {note}" for note in self.notes)
-        return "\n".join(lines)
-
-
-def _overlap(source: Path, target: Path) -> None:
-    a, b = source.resolve(), target.resolve()
-    if a == b or a.is_relative_to(b) or b.is_relative_to(a):
-        raise TargetExistsError(
-            target,
-            f"path overlapping the source sample {source}",
-            "copy_sample never writes into, or over, its source; choose another destination",
-        )
-
-
-def _check_target(target: Path, overwrite: bool) -> None:
-    """Refuse a destination the copy may not replace (nothing is touched)."""
-    if not target.exists() and not target.is_symlink():
-        return
-    if not target.is_dir():
-        raise TargetExistsError(
-            target, "file", "copy_sample writes a directory; remove it or choose another path"
-        )
-    if not [e for e in target.iterdir() if e.name != LOCK_FILE]:
-        return  # an empty directory
-    marker = read_write_marker(target)
-    if not overwrite:
-        hint = "pass overwrite=True to replace it"
-        if marker is not None:
-            hint = "an earlier copy into it did not finish (it is incomplete); " + hint
-        raise TargetExistsError(target, "sample", hint)
-    if marker is None and not ((target / "info.json").exists() or layout.scan_image_types(target)):
-        raise TargetExistsError(
-            target,
-            "directory that is not a .vsr sample",
-            "overwrite=True replaces samples only; remove it yourself or choose another path",
-        )
-
-
-def _clear(target: Path) -> None:
-    """Delete the destination's contents, keeping its marker and lock (we hold both)."""
-    for entry in target.iterdir():
-        if entry.name in (WRITE_MARKER, LOCK_FILE):
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
 
 
 @contextlib.contextmanager
@@ -369,8 +274,8 @@ def copy_sample(
             "incomplete; repeat that copy with overwrite=True first",
         )
     store = VsrStore(source, "r", warn_legacy=False)
-    _overlap(store.path, destination)
-    _check_target(destination, overwrite)
+    refuse_overlap(store.path, destination)
+    check_destination(destination, overwrite)
     chosen = resolve_images(store, images)
     plans = [
         plan_image(
@@ -410,10 +315,10 @@ def copy_sample(
             destination,
             operation="copy_sample",
             details={"source": str(store.path)},
-            precheck=lambda: _check_target(destination, overwrite),
+            precheck=lambda: check_destination(destination, overwrite),
         ) as marker:
             begun = True
-            _clear(destination)
+            clear_destination(destination)
             shards, copied = _copy(
                 store, destination, marker["token"], plans, others, selection, progress
             )

@@ -13,6 +13,8 @@ from visor_xarray.demo import make_demo_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT.parent / "shared" / "fixtures" / "VISOR001.vsr"
+# the upstream fixtures vendored beside the tests (copied unchanged, with their licence)
+DATA = ROOT / "tests" / "data"
 
 # document -> the sample file names its examples use (made fresh in a temporary directory)
 DOCUMENTS = {
@@ -20,6 +22,7 @@ DOCUMENTS = {
     "docs/getting-started.md": ("demo.vsr",),
     "docs/user-guide.md": ("S.vsr",),
     "docs/resampling.md": ("demo.vsr",),
+    "docs/samples.md": ("VISOR001.vsr", "VISOR001-v2024.12.3.vsr"),
 }
 
 
@@ -34,7 +37,9 @@ def python_blocks(document: Path) -> list[tuple[int, str]]:
 
 def _prepare(name: str, where: Path) -> None:
     target = where / name
-    if name == "VISOR001.vsr":
+    if (DATA / name).is_dir():
+        shutil.copytree(DATA / name, target)
+    elif name == "VISOR001.vsr":
         if not FIXTURE.is_dir():
             pytest.skip(f"upstream fixture not found at {FIXTURE}")
         shutil.copytree(FIXTURE, target)

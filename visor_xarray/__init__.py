@@ -18,9 +18,13 @@ from visor_xarray.api import (
     list_image,
     list_transform,
 )
+from visor_xarray.convert import CopyReport, copy_sample
 from visor_xarray.errors import (
     CorruptDataError,
+    IncompleteError,
     InvalidArrayError,
+    LegacyLayoutError,
+    LegacyLayoutWarning,
     MetadataError,
     NotAVsrError,
     ReadOnlyError,
@@ -48,10 +52,14 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0+unknown"
 
 __all__ = [
+    "CopyReport",
     "CorruptDataError",
     "Image",
     "ImageRecord",
+    "IncompleteError",
     "InvalidArrayError",
+    "LegacyLayoutError",
+    "LegacyLayoutWarning",
     "MetadataError",
     "NotAVsrError",
     "Problem",
@@ -73,6 +81,7 @@ __all__ = [
     "WriteReport",
     "__version__",
     "add_levels",
+    "copy_sample",
     "get_options",
     "info",
     "list_image",

@@ -1,7 +1,8 @@
 """The ``visor-xarray`` command (also ``python -m visor_xarray``).
 
 Every subcommand has ``--help``. Exit status: 0 success, 1 a problem with the sample (the
-message names the file and field), 2 bad usage, 130 interrupted (Ctrl-C).
+message names the file and field), 2 bad usage, 130 interrupted (Ctrl-C). ``copy`` lives
+in :mod:`visor_xarray.convert.cli`.
 """
 
 from __future__ import annotations
@@ -268,6 +269,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     resample.add_argument("--quiet", action="store_true", help="no progress bar")
     resample.set_defaults(run=_cmd_resample)
+
+    from visor_xarray.convert.cli import add_copy_command
+
+    add_copy_command(commands)
 
     demo = command("demo", "write a small synthetic sample, open it, resample a stack, write PNGs")
     demo.add_argument(

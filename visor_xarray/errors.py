@@ -13,7 +13,10 @@ from pathlib import Path
 
 __all__ = [
     "CorruptDataError",
+    "IncompleteError",
     "InvalidArrayError",
+    "LegacyLayoutError",
+    "LegacyLayoutWarning",
     "MetadataError",
     "NotAVsrError",
     "ReadOnlyError",
@@ -44,6 +47,21 @@ class VisorError(Exception):
 
 class VisorWarning(UserWarning):
     """Warning about tolerated, but irregular, content of a sample."""
+
+
+#: The layout visor-py 2024.12.x wrote (vsr-format.md section 9), as messages name it.
+LEGACY_LAYOUT = (
+    "legacy layout of visor-py 2024.12.x (schema v2024.11.3: Zarr v2, flat OME-Zarr 0.4 "
+    "attributes)"
+)
+
+
+class LegacyLayoutWarning(VisorWarning):
+    """The sample has the legacy layout of visor-py 2024.12.x: readable here, read-only.
+
+    Current visor-py cannot read that layout; :func:`visor_xarray.copy_sample` converts
+    the sample to the current one.
+    """
 
 
 class NotAVsrError(VisorError, FileNotFoundError):
@@ -125,6 +143,32 @@ class ReadOnlyError(VisorError, PermissionError):
             f"{self.path}: opened read-only (mode='r'); cannot {action}. "
             "Open it with mode='r+' or mode='a' to modify it."
         )
+
+
+class LegacyLayoutError(ReadOnlyError):
+    """A write to a sample (or image) stored in the legacy layout of visor-py 2024.12.x.
+
+    That layout is read-only here: convert the sample first with
+    :func:`visor_xarray.copy_sample`, which writes the current layout.
+    """
+
+    def __init__(self, path: str | Path, action: str = "write") -> None:
+        self.path = Path(path)
+        VisorError.__init__(
+            self,
+            f"{self.path}: the sample has the {LEGACY_LAYOUT}, which is read-only; cannot "
+            f"{action}. Convert it first with visor_xarray.copy_sample(src, dst) (or "
+            "`visor-xarray copy SRC DST`), which writes the current layout (schema "
+            "v2025.6.1, sharded Zarr v3), and write to the copy.",
+        )
+
+
+class IncompleteError(VisorError, OSError):
+    """An image or sample whose last write was interrupted, or is still running."""
+
+    def __init__(self, path: str | Path, detail: str) -> None:
+        self.path = Path(path)
+        super().__init__(f"{self.path}: {detail}")
 
 
 class TargetExistsError(VisorError, FileExistsError):

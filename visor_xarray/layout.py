@@ -13,13 +13,18 @@ from visor_xarray.errors import MetadataError
 
 __all__ = [
     "IMAGE_DIR_PATTERN",
+    "LEGACY_GROUP_FILES",
     "RAW",
+    "array_document",
     "check_name",
+    "group_document",
     "image_dir",
     "image_type_dir",
+    "is_legacy_image",
     "level_dir",
     "scan_image_names",
     "scan_image_types",
+    "scan_legacy_images",
     "transform_file",
     "transforms_root",
     "version_dir",
@@ -27,6 +32,8 @@ __all__ = [
 
 RAW = "raw"
 IMAGE_DIR_PATTERN = re.compile(r"^visor_(?P<type>[A-Za-z0-9]+)_images$")
+#: Zarr v2 group documents of an image in the legacy layout (visor-py 2024.12.x).
+LEGACY_GROUP_FILES = (".zgroup", ".zattrs")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\- ]*$")
 
 
@@ -132,3 +139,49 @@ def scan_image_names(type_dir: Path) -> list[str]:
         for entry in type_dir.iterdir()
         if entry.name.endswith(".zarr") and entry.is_dir() and not entry.name.startswith(".")
     )
+
+
+def is_legacy_image(image: Path) -> bool:
+    """True if an image directory holds a Zarr v2 group (legacy layout) and no ``zarr.json``."""
+    return not (image / "zarr.json").exists() and any(
+        (image / name).exists() for name in LEGACY_GROUP_FILES
+    )
+
+
+def group_document(image: Path) -> Path:
+    """The document holding an image's attributes: ``zarr.json``, or legacy ``.zattrs``."""
+    return image / ".zattrs" if is_legacy_image(image) else image / "zarr.json"
+
+
+def array_document(level: Path) -> Path:
+    """The metadata document of a level array: ``zarr.json``, or a legacy ``.zarray``."""
+    legacy = level / ".zarray"
+    return (
+        legacy if legacy.exists() and not (level / "zarr.json").exists() else level / "zarr.json"
+    )
+
+
+def scan_legacy_images(root: Path) -> list[Path]:
+    """Image directories of a sample that are stored in the legacy (Zarr v2) layout.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The ``.vsr`` sample directory.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Sorted; empty for a sample in the current layout.
+    """
+    if not root.is_dir():
+        return []
+    found: list[Path] = []
+    for image_type in scan_image_types(root):
+        type_dir = root / f"visor_{image_type}_images"
+        found.extend(
+            type_dir / f"{name}.zarr"
+            for name in scan_image_names(type_dir)
+            if is_legacy_image(type_dir / f"{name}.zarr")
+        )
+    return sorted(found)

@@ -115,11 +115,16 @@ class VisorBackendEntrypoint(BackendEntrypoint):
         return _drop(dataset, drop_variables)
 
     def guess_can_open(self, filename_or_obj: Any) -> bool:
-        """True for a ``.vsr`` directory or an image directory inside one; never raises."""
+        """True for a ``.vsr`` directory or an image directory inside one (either layout);
+        never raises."""
         try:
             sample, _, name = resolve_target(filename_or_obj)
             if name is not None:
-                document = json.loads((Path(os.fspath(filename_or_obj)) / "zarr.json").read_text())
+                image = Path(os.fspath(filename_or_obj))
+                if layout.is_legacy_image(image):  # flat .zattrs of the legacy layout
+                    flat = json.loads((image / ".zattrs").read_text())
+                    return "multiscales" in flat and "channels" in flat
+                document = json.loads((image / "zarr.json").read_text())
                 return "visor" in document.get("attributes", {})
             return sample.suffix == ".vsr" and sample.is_dir()
         except Exception:

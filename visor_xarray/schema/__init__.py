@@ -1,5 +1,6 @@
 """Typed model of the ``.vsr`` metadata documents: parse, validate, serialise."""
 
+from visor_xarray.schema.legacy import current_image_attrs, parse_legacy_image_attrs
 from visor_xarray.schema.models import (
     AXIS_TYPE_DIMS,
     CHANNEL_FIELD_UNITS,
@@ -49,7 +50,9 @@ __all__ = [
     "VisorAttrs",
     "VisorStack",
     "check_array_matches",
+    "current_image_attrs",
     "parse_image_attrs",
+    "parse_legacy_image_attrs",
     "parse_recon",
     "parse_sample_info",
     "parse_selection",

@@ -21,8 +21,9 @@ from visor_xarray.schema import (
     Selection,
     check_array_matches,
     parse_image_attrs,
+    parse_legacy_image_attrs,
 )
-from visor_xarray.store.documents import _group_attributes
+from visor_xarray.store.documents import _group_attributes, _load
 from visor_xarray.store.sample import _SampleMixin
 from visor_xarray.zarr_io.arrays import SafeArray
 from visor_xarray.zarr_io.atomic_files import write_json_atomic
@@ -36,8 +37,15 @@ class _ImageMixin(_SampleMixin):
     """Image groups (``zarr.json`` attributes) and their resolution-level arrays."""
 
     def image_attrs(self, image_type: str, name: str) -> ImageAttrs:
-        """Return the parsed attributes (``ome`` + ``visor``) of an image group."""
-        file = self.image_dir(image_type, name) / "zarr.json"
+        """Return the parsed attributes (``ome`` + ``visor``) of an image group.
+
+        An image in the legacy layout (Zarr v2, flat ``.zattrs``) is parsed into the same
+        model (see :func:`~visor_xarray.schema.parse_legacy_image_attrs`).
+        """
+        directory = self.image_dir(image_type, name)
+        if layout.is_legacy_image(directory):
+            return _load(directory / ".zattrs", parse_legacy_image_attrs)
+        file = directory / "zarr.json"
         try:
             return parse_image_attrs(_group_attributes(file))
         except MetadataError as error:
@@ -88,17 +96,16 @@ class _ImageMixin(_SampleMixin):
         if level not in attrs.multiscale.level_paths:
             raise UnknownLevelError(image, "resolution level", level, attrs.multiscale.level_paths)
         directory = layout.level_dir(image, level)
-        if not (directory / "zarr.json").is_file():
+        document = layout.array_document(directory)
+        if not document.is_file():
             raise MetadataError(
-                directory / "zarr.json", "", f"level {level!r} is listed but its array is missing"
+                document, "", f"level {level!r} is listed but its array is missing"
             )
         try:
             array = open_level_array(directory, writable=writable, pipeline=pipeline)
         except (ValueError, KeyError, TypeError) as error:
-            raise MetadataError(
-                directory / "zarr.json", "", f"not a readable Zarr v3 array: {error}"
-            ) from None
-        check_array_matches(attrs, array.shape, level, image / "zarr.json")
+            raise MetadataError(document, "", f"not a readable Zarr array: {error}") from None
+        check_array_matches(attrs, array.shape, level, layout.group_document(image))
         return array
 
     def create_image(self, image_type: str, name: str, attrs: ImageAttrs, mode: str) -> Path:
@@ -187,8 +194,11 @@ class _ImageMixin(_SampleMixin):
         attrs: ImageAttrs | None = None,
         overwrite: bool = False,
         pipeline: str | None = None,
+        fill_value: Any = 0,
     ) -> SafeArray:
         """Create the array of one resolution level listed in the image's metadata.
+
+        ``fill_value`` (default 0, the format's) is the value of never-written chunks.
 
         Raises
         ------
@@ -219,5 +229,6 @@ class _ImageMixin(_SampleMixin):
             chunk_shape=chunk_shape,
             compressors=compressors,
             dimension_names=[axis.name for axis in attrs.multiscale.axes],
+            fill_value=fill_value,
             pipeline=pipeline,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from visor_xarray import layout
+from visor_xarray.errors import LEGACY_LAYOUT
 from visor_xarray.validate.markers import _MarkerChecks
 from visor_xarray.validate.shards import _ArrayChecks
 
@@ -18,6 +19,7 @@ class _DocumentChecks(_ArrayChecks, _MarkerChecks):
     """Walks the sample, parsing every document and checking every image it finds."""
 
     def check_root(self) -> None:
+        self.check_sample_marker()
         for entry in sorted(self.root.iterdir()):
             if self.skip_hidden(entry):
                 continue
@@ -69,8 +71,17 @@ class _DocumentChecks(_ArrayChecks, _MarkerChecks):
             )
             return
         self.check_write_leftovers(directory)
-        document = directory / "zarr.json"
+        document = layout.group_document(directory)
         attrs = self.store.image_attrs(image_type, name)
+        if layout.is_legacy_image(directory):
+            self.add(
+                document,
+                "",
+                f"{LEGACY_LAYOUT}: readable, but read-only here and unreadable by current "
+                "visor-py; convert the sample with visor_xarray.copy_sample (or "
+                "`visor-xarray copy`)",
+                "warning",
+            )
         self.images[(image_type, name)] = attrs
         labelled = [d for d in attrs.multiscale.dims if d in ("vs", "ch")]
         if labelled and attrs.visor is None:
@@ -86,7 +97,9 @@ class _DocumentChecks(_ArrayChecks, _MarkerChecks):
         for entry in sorted(directory.iterdir()):
             if entry.name.startswith(".") or entry.name in listed or entry.name == "zarr.json":
                 continue
-            if entry.is_dir() and (entry / "zarr.json").is_file():
+            if entry.name == "slide.tar" and entry.is_file():
+                continue  # QA projections of a raw image (schema v2025.5.2+)
+            if entry.is_dir() and layout.array_document(entry).is_file():
                 self.add(
                     entry,
                     "attributes.ome.multiscales[0].datasets",

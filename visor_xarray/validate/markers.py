@@ -54,3 +54,18 @@ class _MarkerChecks(_Recorder):
                 "(safe to delete when no write is running)",
                 "warning",
             )
+
+    def check_sample_marker(self) -> None:
+        """Report the in-progress marker a copy into the sample holds (``copy_sample``)."""
+        marker = read_write_marker(self.root)
+        if marker is None:
+            return
+        state = "was interrupted" if marker_is_stale(marker) else "is in progress"
+        self.add(
+            self.root / WRITE_MARKER,
+            "",
+            f"incomplete sample: a copy ({marker.get('operation', '?')} from "
+            f"{marker.get('source', '?')}, pid {marker.get('pid', '?')} on "
+            f"{marker.get('host', '?')}, started {marker.get('started', '?')}) {state}; "
+            "repeat the copy with overwrite=True to repair it",
+        )

@@ -100,7 +100,10 @@ class _ReferenceChecks(_Recorder):
                 )
 
     def check_references(self, image_type: str, name: str, attrs: ImageAttrs) -> None:
-        document = layout.image_dir(self.root, image_type, name) / "zarr.json"
+        directory = layout.image_dir(self.root, image_type, name)
+        document = layout.group_document(directory)
+        # the legacy layout keeps the VISoR fields at the top of a flat .zattrs
+        block = "" if layout.is_legacy_image(directory) else "attributes.visor."
         visor = attrs.visor
         if visor is None:
             return
@@ -109,7 +112,7 @@ class _ReferenceChecks(_Recorder):
             if visor.transform_version not in versions:
                 self.add(
                     document,
-                    "attributes.visor.transform_version",
+                    f"{block}transform_version",
                     f"names transform version {visor.transform_version!r}, which does not "
                     f"exist; versions: {versions}",
                     "warning",
@@ -119,7 +122,7 @@ class _ReferenceChecks(_Recorder):
         own = [c.wavelength for c in visor.channels_by_index()]
         source_channels: set[str] = set()
         for index, source in enumerate(visor.sources):
-            field = f"attributes.visor.sources[{index}]"
+            field = f"{block}sources[{index}]"
             try:
                 target = resolve_source(self.root, source.path, f"{field}.path")
             except MetadataError as error:
@@ -148,7 +151,7 @@ class _ReferenceChecks(_Recorder):
         if source_channels and unmatched:
             self.add(
                 document,
-                "attributes.visor.channels",
+                f"{block}channels",
                 f"channel(s) {unmatched} of this image appear in none of its sources' "
                 f"channels {sorted(source_channels)}",
                 "warning",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from visor_xarray import layout
-from visor_xarray.errors import NotAVsrError
+from visor_xarray.errors import NotAVsrError, VisorWarning
 from visor_xarray.store import VsrStore
 from visor_xarray.validate.documents import _DocumentChecks
 from visor_xarray.validate.problems import Problem
@@ -80,7 +81,10 @@ def validate(path: str | os.PathLike[str], *, deep: bool = False) -> list[Proble
     >>> for problem in validate("BB001.vsr"):  # doctest: +SKIP
     ...     print(problem)
     """
-    store = VsrStore(Path(path), "r")
+    with warnings.catch_warnings():
+        # a legacy layout and an interrupted copy are reported as problems instead
+        warnings.simplefilter("ignore", VisorWarning)
+        store = VsrStore(Path(path), "r", warn_legacy=False)
     try:
         problems = _Checker(store, deep).run()
     except NotAVsrError:

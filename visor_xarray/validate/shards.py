@@ -35,10 +35,12 @@ class _ArrayChecks(_Recorder):
                 array = self.store.level_array(
                     image_type, name, level, attrs=attrs, pipeline="zarrs"
                 )
-        level_doc = layout.image_dir(self.root, image_type, name) / level / "zarr.json"
+        level_doc = layout.array_document(layout.image_dir(self.root, image_type, name) / level)
         names = getattr(array.metadata, "dimension_names", None)
         axes = attrs.multiscale.dims
-        if names is None:
+        if array.metadata.zarr_format == 2:
+            pass  # Zarr v2 (legacy layout, reported per image) has no dimension names
+        elif names is None:
             self.add(
                 level_doc,
                 "dimension_names",

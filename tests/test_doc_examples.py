@@ -8,11 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from fixture_data import VISOR001
 
 from visor_xarray.demo import make_demo_sample
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT.parent / "shared" / "fixtures" / "VISOR001.vsr"
 
 # document -> the sample file names its examples use (made fresh in a temporary directory)
 DOCUMENTS = {
@@ -35,9 +35,7 @@ def python_blocks(document: Path) -> list[tuple[int, str]]:
 def _prepare(name: str, where: Path) -> None:
     target = where / name
     if name == "VISOR001.vsr":
-        if not FIXTURE.is_dir():
-            pytest.skip(f"upstream fixture not found at {FIXTURE}")
-        shutil.copytree(FIXTURE, target)
+        shutil.copytree(VISOR001, target)
         for path in [target, *target.rglob("*")]:
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
     else:

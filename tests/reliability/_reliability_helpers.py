@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from fixture_data import VISOR001
 
-#: visor-py's test data beside the repository (as in tests/conftest.py).
-FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "VISOR001.vsr"
+#: visor-py's test sample, vendored in tests/data.
+FIXTURE = VISOR001
 
 RAW = "visor_raw_images"
 IMAGE = "slice_1_10x"

@@ -17,6 +17,7 @@ import numpy as np
 import pint
 import xarray as xr
 
+from visor_xarray.backend.label_index import label_indexed
 from visor_xarray.compute import compute_in_place
 from visor_xarray.coords import level_spacing
 from visor_xarray.errors import MetadataError, UnknownLabelError
@@ -431,6 +432,7 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
                     & {d for d, f in zip(current.dims, step, strict=False) if f > 1}
                 }
             ).assign_coords(coords)
+            level = label_indexed(level)
             out.append(level)
             current = level
         return out
@@ -485,7 +487,7 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         """
         from visor_xarray.resample import resample_dataarray
 
-        return resample_dataarray(
+        result = resample_dataarray(
             self._obj,
             to_space=to_space,
             version=version,
@@ -498,6 +500,8 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
             level=level,
             **kwargs,
         )
+        # built by xarray from our coordinates: give vs/ch the engine's label index again
+        return label_indexed(result)
 
     def stitch(
         self,
@@ -538,7 +542,7 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         """
         from visor_xarray.resample import stitch_stacks
 
-        return stitch_stacks(
+        result = stitch_stacks(
             self._obj,
             to_space=to_space,
             version=version,
@@ -551,6 +555,8 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
             level=level,
             **kwargs,
         )
+        # built by xarray from our coordinates: give vs/ch the engine's label index again
+        return label_indexed(result)
 
 
 class VisorDatasetAccessor(_VisorAccessorBase[xr.Dataset]):

@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,22 @@ def test_info_table(visor001: Path) -> None:
     assert "2x2x4x4x4" in out
     assert "uint16" in out
     assert "14.0 x 4.1 x 4.1 µm" in out  # 4 frames x 3.5 µm, 4 px x 1.03 µm
+    # the stack labels, which sel(vs=...) needs
+    header = next(line for line in out.splitlines() if line.startswith("image  "))
+    assert header.split() == [
+        "image",
+        "level",
+        "shape",
+        "dtype",
+        "physical",
+        "size",
+        "(zyx)",
+        "stacks",
+        "channels",
+        "selected",
+    ]
+    row = next(line for line in out.splitlines() if line.startswith("raw/slice_1_10x "))
+    assert row.split()[-3:] == ["stack_1,stack_2", "488,561", "yes"]
     assert "xxx_20250525" in out
 
 
@@ -118,8 +135,110 @@ def test_view_writes_png(sample_path: Path, tmp_path: Path) -> None:
 
 def test_view_unknown_label(sample_path: Path, tmp_path: Path) -> None:
     result = run("view", sample_path, "--channel", "999", "--out", tmp_path / "x.png", check=False)
-    assert result.returncode != 0
-    assert "999" in result.stderr
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: --channel '999': image raw/slice_1_10x has no such channel; "
+        "choose one of: 488, 561\n"
+    )
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.fixture(scope="module")
+def demo_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from visor_xarray.demo import make_demo_sample
+
+    return make_demo_sample(tmp_path_factory.mktemp("cli") / "demo.vsr")
+
+
+DEMO_IMAGE = ("--image", "raw/slice_1_10x")
+RESAMPLE = ("--to", "ortho", "--version", "vx_20261124", "--quiet")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (
+            ("view", "SAMPLE", *DEMO_IMAGE, "--stack", "stack_3"),
+            "--stack 'stack_3': image raw/slice_1_10x has no such stack; "
+            "choose one of: stack_1, stack_2, stack_4",
+        ),
+        (
+            ("view", "SAMPLE", "--stack", "stack_1"),
+            "has 2 raw images; choose one with --image: raw/slice_1_10x, raw/slice_2_10x",
+        ),
+        (
+            ("view", "SAMPLE", "--image", "recon"),
+            "has no recon image; choose one with --image: raw/slice_1_10x, raw/slice_2_10x",
+        ),
+        (
+            ("view", "SAMPLE", "--image", "raw/slice_9"),
+            "has no raw image 'slice_9'; choose one with --image: raw/slice_1_10x, raw/slice_2",
+        ),
+        (
+            ("view", "SAMPLE", *DEMO_IMAGE, "--level", "7"),
+            "no resolution level '7'; choose one of: '0', '1', '2'",
+        ),
+        (("view", "SAMPLE", *DEMO_IMAGE, "--dim", "t"), "--dim 't': choose one of z, y, x"),
+        (
+            ("resample", "SAMPLE", *DEMO_IMAGE, *RESAMPLE, "--stack", "stack_9", "--out", "O"),
+            "--stack 'stack_9': image raw/slice_1_10x has no such stack; "
+            "choose one of: stack_1, stack_2, stack_4",
+        ),
+        (
+            ("resample", "SAMPLE", *DEMO_IMAGE, *RESAMPLE, "--spacing", "-1", "--out", "O"),
+            "argument --spacing: must be a voxel size in µm above 0, got '-1'",
+        ),
+        (
+            ("resample", "SAMPLE", *DEMO_IMAGE, *RESAMPLE, "--levels", "0", "--out", "O"),
+            "argument --levels: must be a whole number above 0, got '0'",
+        ),
+        (
+            (
+                "resample",
+                "SAMPLE",
+                *DEMO_IMAGE,
+                "--to",
+                "atlas",
+                "--version",
+                "vx_20261124",
+                "--out",
+                "O",
+            ),
+            "no chain of transforms from 'raw' to 'atlas'; choose one of: 'ortho'",
+        ),
+        (
+            ("resample", "SAMPLE", *DEMO_IMAGE, "--to", "ortho", "--version", "v9", "--out", "O"),
+            "no transform version 'v9'; choose one of: 'vx_20261124'",
+        ),
+        (
+            ("resample", "SAMPLE", *DEMO_IMAGE, *RESAMPLE, "--name", "../up", "--out", "O"),
+            "--name: '../up' is not a valid image name",
+        ),
+        (("pyramid", "SAMPLE", *DEMO_IMAGE, "--levels", "-2"), "must be a whole number above 0"),
+        (("ls", "SAMPLE", "--type", "recon"), "no image type 'recon'; choose one of: 'raw'"),
+        (("ls", "SAMPLE", "--version", "v9"), "choose one of: 'vx_20261124'"),
+        (("info",), "the following arguments are required: path"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(
+    demo_sample: Path,
+    tmp_path: Path,
+    unchanged: Callable[[Path], Callable[[], None]],
+    arguments: tuple[str, ...],
+    expected: str,
+) -> None:
+    check = unchanged(demo_sample)
+    concrete = [
+        {"SAMPLE": str(demo_sample), "O": str(tmp_path / "out.vsr")}.get(a, a) for a in arguments
+    ]
+    result = run(*concrete, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""  # nothing printed before the refusal
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr  # one line, no traceback, no usage dump
+    assert expected in lines[0]
+    assert not (tmp_path / "out.vsr").exists()
+    check()
 
 
 def _console_script() -> str:

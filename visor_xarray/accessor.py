@@ -20,7 +20,7 @@ import xarray as xr
 from visor_xarray.backend.label_index import label_indexed
 from visor_xarray.compute import compute_in_place
 from visor_xarray.coords import level_spacing
-from visor_xarray.errors import MetadataError, UnknownLabelError
+from visor_xarray.errors import InvalidArrayError, MetadataError, UnknownLabelError
 from visor_xarray.schema import ImageAttrs, parse_image_attrs
 from visor_xarray.units import quantity
 
@@ -578,6 +578,51 @@ class VisorDatasetAccessor(_VisorAccessorBase[xr.Dataset]):
         xarray.Dataset
         """
         return self._reopen(level)
+
+    def to_vsr(self, path: str | os.PathLike[str], **kwargs: Any) -> WriteReport:
+        """Write the Dataset's image variable as a ``.vsr`` image.
+
+        The engine's Datasets hold one variable, ``image``; it is written with
+        :meth:`VisorDataArrayAccessor.to_vsr` (same keywords, same rules), with the
+        Dataset's attributes where the variable lacks them.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The ``.vsr`` sample (created if missing).
+        **kwargs
+            ``image_type``, ``name`` (both required), ``mode``, ``levels``, ... as for
+            ``DataArray.visor.to_vsr``.
+
+        Returns
+        -------
+        WriteReport
+
+        Raises
+        ------
+        InvalidArrayError
+            If the Dataset has no ``image`` variable and not exactly one data variable
+            (the message lists them).
+        """
+        return self._image().visor.to_vsr(path, **kwargs)  # type: ignore[no-any-return]
+
+    def _image(self) -> xr.DataArray:
+        from visor_xarray.backend.build import DATA_VARIABLE
+
+        names = [str(name) for name in self._obj.data_vars]
+        if DATA_VARIABLE in names:
+            chosen = DATA_VARIABLE
+        elif len(names) == 1:
+            chosen = names[0]
+        else:
+            raise InvalidArrayError(
+                f"{self._source()}: to_vsr writes the {DATA_VARIABLE!r} variable or the only "
+                f"data variable; this Dataset has {names or 'none'}: write one with "
+                "ds[name].visor.to_vsr(...)"
+            )
+        image = self._obj[chosen]
+        # the engine copies its attrs onto the variable; arithmetic may keep them on one only
+        return image.assign_attrs({**self._obj.attrs, **image.attrs})
 
 
 class VisorDataTreeAccessor:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 
 def run(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -129,8 +130,15 @@ def test_view_writes_png(sample_path: Path, tmp_path: Path) -> None:
     )
     assert "ch=561" in result.stdout
     pixels = read_png(out)
-    assert pixels.shape == (30, 40)  # (y, x) of a MIP along z
+    assert pixels.shape == (30, 40)  # (y, x) of a MIP along z: both 1.03 µm
     assert pixels.std() > 10  # not blank
+    # along x, rows are 3.5 µm frames and columns 1.03 µm pixels: square physical pixels
+    run("view", sample_path, "--dim", "x", "--out", out, "--quiet")
+    side = read_png(out)
+    frames = xr.open_dataset(sample_path, engine="visor").sizes["z"]
+    assert side.shape == (int(frames * 3.5 / 1.03), 30)
+    rows_per_frame = np.diff(np.flatnonzero(np.any(np.diff(side, axis=0) != 0, axis=1)))
+    assert set(rows_per_frame) <= {3, 4}  # each frame repeated, none dropped
 
 
 def test_view_unknown_label(sample_path: Path, tmp_path: Path) -> None:
@@ -250,22 +258,48 @@ def _console_script() -> str:
 
 
 def test_readme_demo_command(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [_console_script(), "demo", str(tmp_path / "demo.vsr"), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    def demo() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [_console_script(), "demo", "demo.vsr", "--quiet"],  # as the README has it
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            cwd=tmp_path,
+        )
+
+    result = demo()
     assert result.returncode == 0, result.stderr
     pair = read_png(tmp_path / "demo_raw_vs_ortho.png")
     overview = read_png(tmp_path / "demo_mip.png")
     assert pair.ndim == 2
     assert min(pair.shape) > 40
     assert pair.std() > 10
-    assert overview.shape == (40, 64)
+    # 40 x 64 voxels of 1.03 µm, enlarged 4x to a readable size
+    assert overview.shape == (160, 256)
     assert overview.std() > 10
-    assert run("demo", tmp_path / "demo.vsr", check=False).returncode == 1  # refuses to overwrite
+    np.testing.assert_array_equal(overview[::4, ::4], overview[3::4, 3::4])
+    # the README's first command succeeds again: the earlier demo sample is replaced
+    marker = tmp_path / "demo.vsr" / "visor_raw_images" / "added-by-hand.txt"
+    marker.write_text("x")
+    again = demo()
+    assert again.returncode == 0, again.stderr
+    assert "replaced the demo sample at demo.vsr" in again.stdout
+    assert not marker.exists()
+    np.testing.assert_array_equal(read_png(tmp_path / "demo_mip.png"), overview)
+
+
+def test_demo_refuses_a_path_that_is_not_a_demo_sample(
+    visor001_copy: Path, unchanged: Callable[[Path], Callable[[], None]]
+) -> None:
+    check = unchanged(visor001_copy)
+    result = run("demo", visor001_copy, "--quiet", check=False)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: {visor001_copy}: a path that is not a demo sample already exists; "
+        "choose another path for the demo\n"
+    )
+    check()
 
 
 def test_resample_writes_ortho_image(tmp_path: Path) -> None:

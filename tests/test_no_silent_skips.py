@@ -3,6 +3,7 @@ failure (run here on a small suite of its own, with the real conftest)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -47,12 +48,15 @@ def _run_suite(where: Path, name: str, source: str) -> subprocess.CompletedProce
     for helper in ("conftest.py", "fixture_data.py"):
         shutil.copy(TESTS / helper, where / helper)
     (where / name).write_text(source)
+    # without the outer run's options (.ci/run passes a JUnit report path through them)
+    environment = {**os.environ, "PYTEST_ADDOPTS": ""}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", name],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=where,
+        env=environment,
         check=False,
     )
 

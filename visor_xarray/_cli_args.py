@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from visor_xarray.backend.label_index import LABEL_DIMS
 from visor_xarray.errors import UnknownImageError, UnknownLabelError, VisorError
 
 __all__: list[str] = []
@@ -82,10 +83,6 @@ def _refuse(problem: str, listed: str) -> NoReturn:
     raise UsageError(f"{problem}; choose one with --image: {listed}")
 
 
-#: What the labels along each label dimension are called in messages.
-_LABEL_KINDS = {"vs": "stack", "ch": "channel"}
-
-
 def choose_label(image: Any, dim: str, value: str | None, option: str) -> str | None:
     """The label ``option`` names along ``dim`` of ``image`` (None: not given).
 
@@ -97,7 +94,7 @@ def choose_label(image: Any, dim: str, value: str | None, option: str) -> str | 
     if value is None:
         return None
     where = f"{image.attrs.get('image_type')}/{image.attrs.get('image_name')}"
-    kind = _LABEL_KINDS.get(dim, dim)
+    kind = LABEL_DIMS.get(dim, dim)
     if dim not in image.dims:
         raise UsageError(f"{option}: image {where} has no {kind}s ({dim!r} dimension)")
     labels = [str(v) for v in image[dim].values]

@@ -1,41 +1,58 @@
-"""Shared fixtures: the real upstream fixture (read-only) and samples written by the library."""
+"""Shared fixtures: the real upstream samples (read-only) and samples written by the library.
+
+Also the rule that no test skips silently: a skip fails the run unless the test is marked
+``@pytest.mark.allow_skip("why")`` (see :func:`pytest_runtest_makereport`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import pytest
+from fixture_data import VISOR001, VISOR001_V2024
 
 from visor_xarray.testing import make_sample
 
-#: visor-py's own test data, shipped read-only beside the repository.
-FIXTURE = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "VISOR001.vsr"
+
+def _vendored(path: Path) -> Path:
+    # vendored in tests/data: missing means a broken checkout, which must fail, not skip
+    assert path.is_dir(), f"test data missing: {path} (see tests/data/README.md)"
+    return path
 
 
-def _fixture_path() -> Path:
-    if not FIXTURE.is_dir():
-        pytest.skip(f"upstream fixture not found at {FIXTURE}")
-    return FIXTURE
+def _writable_copy(source: Path, target: Path) -> Path:
+    shutil.copytree(_vendored(source), target)
+    for path in [target, *target.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    return target
 
 
 @pytest.fixture
 def visor001() -> Path:
-    """The upstream VISOR001.vsr fixture, read in place (never write to it)."""
-    return _fixture_path()
+    """The upstream VISOR001.vsr sample, read in place (never write to it)."""
+    return _vendored(VISOR001)
 
 
 @pytest.fixture
 def visor001_copy(tmp_path: Path) -> Path:
     """A writable copy of VISOR001.vsr."""
-    target = tmp_path / "VISOR001.vsr"
-    shutil.copytree(_fixture_path(), target)
-    for path in [target, *target.rglob("*")]:
-        path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    return target
+    return _writable_copy(VISOR001, tmp_path / "VISOR001.vsr")
+
+
+@pytest.fixture
+def visor001_v2024() -> Path:
+    """The upstream sample in visor-py 2024.12's legacy layout, read in place."""
+    return _vendored(VISOR001_V2024)
+
+
+@pytest.fixture
+def visor001_v2024_copy(tmp_path: Path) -> Path:
+    """A writable copy of the legacy-layout sample."""
+    return _writable_copy(VISOR001_V2024, tmp_path / "VISOR001.vsr")
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +89,53 @@ def unchanged() -> Callable[[Path], Callable[[], None]]:
         return check
 
     return record
+
+
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+    return str(reason).removeprefix("Skipped: ")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "allow_skip(reason): the test may skip (any other skip fails the run); say why",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Turn a skip into a failure unless the test is marked ``allow_skip``.
+
+    A test that skips for missing data or a missing dependency tests nothing, and a
+    summary line of "N skipped" is easy to overlook: the suite must say so by failing.
+    Expected failures (``xfail``) are not skips and pass through.
+    """
+    report = yield
+    if (
+        report.skipped
+        and not hasattr(report, "wasxfail")
+        and item.get_closest_marker("allow_skip") is None
+    ):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"unexpected skip ({_skip_reason(report)}): no test may skip; fix the cause, "
+            "or mark the test @pytest.mark.allow_skip('why') if skipping is right"
+        )
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A whole module skipped at import (``pytest.importorskip``) fails collection."""
+    report = yield
+    if report.skipped:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"unexpected skip of {collector.nodeid} ({_skip_reason(report)}): no module may skip"
+        )
+    return report

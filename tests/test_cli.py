@@ -7,10 +7,12 @@ import struct
 import subprocess
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 
 def run(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -66,6 +68,22 @@ def test_info_table(visor001: Path) -> None:
     assert "2x2x4x4x4" in out
     assert "uint16" in out
     assert "14.0 x 4.1 x 4.1 µm" in out  # 4 frames x 3.5 µm, 4 px x 1.03 µm
+    # the stack labels, which sel(vs=...) needs
+    header = next(line for line in out.splitlines() if line.startswith("image  "))
+    assert header.split() == [
+        "image",
+        "level",
+        "shape",
+        "dtype",
+        "physical",
+        "size",
+        "(zyx)",
+        "stacks",
+        "channels",
+        "selected",
+    ]
+    row = next(line for line in out.splitlines() if line.startswith("raw/slice_1_10x "))
+    assert row.split()[-3:] == ["stack_1,stack_2", "488,561", "yes"]
     assert "xxx_20250525" in out
 
 
@@ -112,35 +130,176 @@ def test_view_writes_png(sample_path: Path, tmp_path: Path) -> None:
     )
     assert "ch=561" in result.stdout
     pixels = read_png(out)
-    assert pixels.shape == (30, 40)  # (y, x) of a MIP along z
+    assert pixels.shape == (30, 40)  # (y, x) of a MIP along z: both 1.03 µm
     assert pixels.std() > 10  # not blank
+    # along x, rows are 3.5 µm frames and columns 1.03 µm pixels: square physical pixels
+    run("view", sample_path, "--dim", "x", "--out", out, "--quiet")
+    side = read_png(out)
+    frames = xr.open_dataset(sample_path, engine="visor").sizes["z"]
+    assert side.shape == (int(frames * 3.5 / 1.03), 30)
+    rows_per_frame = np.diff(np.flatnonzero(np.any(np.diff(side, axis=0) != 0, axis=1)))
+    assert set(rows_per_frame) <= {3, 4}  # each frame repeated, none dropped
 
 
 def test_view_unknown_label(sample_path: Path, tmp_path: Path) -> None:
     result = run("view", sample_path, "--channel", "999", "--out", tmp_path / "x.png", check=False)
-    assert result.returncode != 0
-    assert "999" in result.stderr
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: --channel '999': image raw/slice_1_10x has no such channel; "
+        "choose one of: 488, 561\n"
+    )
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.fixture(scope="module")
+def demo_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from visor_xarray.demo import make_demo_sample
+
+    return make_demo_sample(tmp_path_factory.mktemp("cli") / "demo.vsr")
+
+
+DEMO_IMAGE = ("--image", "raw/slice_1_10x")
+RESAMPLE = ("--to", "ortho", "--version", "vx_20261124", "--quiet")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (
+            ("view", "SAMPLE", *DEMO_IMAGE, "--stack", "stack_3"),
+            "--stack 'stack_3': image raw/slice_1_10x has no such stack; "
+            "choose one of: stack_1, stack_2, stack_4",
+        ),
+        (
+            ("view", "SAMPLE", "--stack", "stack_1"),
+            "has 2 raw images; choose one with --image: raw/slice_1_10x, raw/slice_2_10x",
+        ),
+        (
+            ("view", "SAMPLE", "--image", "recon"),
+            "has no recon image; choose one with --image: raw/slice_1_10x, raw/slice_2_10x",
+        ),
+        (
+            ("view", "SAMPLE", "--image", "raw/slice_9"),
+            "has no raw image 'slice_9'; choose one with --image: raw/slice_1_10x, raw/slice_2",
+        ),
+        (
+            ("view", "SAMPLE", *DEMO_IMAGE, "--level", "7"),
+            "no resolution level '7'; choose one of: '0', '1', '2'",
+        ),
+        (("view", "SAMPLE", *DEMO_IMAGE, "--dim", "t"), "--dim 't': choose one of z, y, x"),
+        (
+            ("resample", "SAMPLE", *DEMO_IMAGE, *RESAMPLE, "--stack", "stack_9", "--out", "O"),
+            "--stack 'stack_9': image raw/slice_1_10x has no such stack; "
+            "choose one of: stack_1, stack_2, stack_4",
+        ),
+        (
+            ("resample", "SAMPLE", *DEMO_IMAGE, *RESAMPLE, "--spacing", "-1", "--out", "O"),
+            "argument --spacing: must be a voxel size in µm above 0, got '-1'",
+        ),
+        (
+            ("resample", "SAMPLE", *DEMO_IMAGE, *RESAMPLE, "--levels", "0", "--out", "O"),
+            "argument --levels: must be a whole number above 0, got '0'",
+        ),
+        (
+            (
+                "resample",
+                "SAMPLE",
+                *DEMO_IMAGE,
+                "--to",
+                "atlas",
+                "--version",
+                "vx_20261124",
+                "--out",
+                "O",
+            ),
+            "no chain of transforms from 'raw' to 'atlas'; choose one of: 'ortho'",
+        ),
+        (
+            ("resample", "SAMPLE", *DEMO_IMAGE, "--to", "ortho", "--version", "v9", "--out", "O"),
+            "no transform version 'v9'; choose one of: 'vx_20261124'",
+        ),
+        (
+            ("resample", "SAMPLE", *DEMO_IMAGE, *RESAMPLE, "--name", "../up", "--out", "O"),
+            "--name: '../up' is not a valid image name",
+        ),
+        (("pyramid", "SAMPLE", *DEMO_IMAGE, "--levels", "-2"), "must be a whole number above 0"),
+        (("ls", "SAMPLE", "--type", "recon"), "no image type 'recon'; choose one of: 'raw'"),
+        (("ls", "SAMPLE", "--version", "v9"), "choose one of: 'vx_20261124'"),
+        (("info",), "the following arguments are required: path"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(
+    demo_sample: Path,
+    tmp_path: Path,
+    unchanged: Callable[[Path], Callable[[], None]],
+    arguments: tuple[str, ...],
+    expected: str,
+) -> None:
+    check = unchanged(demo_sample)
+    concrete = [
+        {"SAMPLE": str(demo_sample), "O": str(tmp_path / "out.vsr")}.get(a, a) for a in arguments
+    ]
+    result = run(*concrete, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""  # nothing printed before the refusal
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr  # one line, no traceback, no usage dump
+    assert expected in lines[0]
+    assert not (tmp_path / "out.vsr").exists()
+    check()
+
+
+def _console_script() -> str:
+    """The installed ``visor-xarray`` command: beside this interpreter, else on PATH."""
+    beside = Path(sys.executable).with_name("visor-xarray")
+    found = str(beside) if beside.is_file() else shutil.which("visor-xarray")
+    assert found is not None, "the visor-xarray command is not installed (pip install -e .)"
+    return found
 
 
 def test_readme_demo_command(tmp_path: Path) -> None:
-    if shutil.which("visor-xarray") is None:
-        pytest.skip("console script not installed")
-    result = subprocess.run(
-        ["visor-xarray", "demo", str(tmp_path / "demo.vsr"), "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    def demo() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [_console_script(), "demo", "demo.vsr", "--quiet"],  # as the README has it
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            cwd=tmp_path,
+        )
+
+    result = demo()
     assert result.returncode == 0, result.stderr
     pair = read_png(tmp_path / "demo_raw_vs_ortho.png")
     overview = read_png(tmp_path / "demo_mip.png")
     assert pair.ndim == 2
     assert min(pair.shape) > 40
     assert pair.std() > 10
-    assert overview.shape == (40, 64)
+    # 40 x 64 voxels of 1.03 µm, enlarged 4x to a readable size
+    assert overview.shape == (160, 256)
     assert overview.std() > 10
-    assert run("demo", tmp_path / "demo.vsr", check=False).returncode == 1  # refuses to overwrite
+    np.testing.assert_array_equal(overview[::4, ::4], overview[3::4, 3::4])
+    # the README's first command succeeds again: the earlier demo sample is replaced
+    marker = tmp_path / "demo.vsr" / "visor_raw_images" / "added-by-hand.txt"
+    marker.write_text("x")
+    again = demo()
+    assert again.returncode == 0, again.stderr
+    assert "replaced the demo sample at demo.vsr" in again.stdout
+    assert not marker.exists()
+    np.testing.assert_array_equal(read_png(tmp_path / "demo_mip.png"), overview)
+
+
+def test_demo_refuses_a_path_that_is_not_a_demo_sample(
+    visor001_copy: Path, unchanged: Callable[[Path], Callable[[], None]]
+) -> None:
+    check = unchanged(visor001_copy)
+    result = run("demo", visor001_copy, "--quiet", check=False)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: {visor001_copy}: a path that is not a demo sample already exists; "
+        "choose another path for the demo\n"
+    )
+    check()
 
 
 def test_resample_writes_ortho_image(tmp_path: Path) -> None:

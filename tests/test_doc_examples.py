@@ -8,13 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from fixture_data import DATA
 
 from visor_xarray.demo import make_demo_sample
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT.parent / "shared" / "fixtures" / "VISOR001.vsr"
-# the upstream fixtures vendored beside the tests (copied unchanged, with their licence)
-DATA = ROOT / "tests" / "data"
 
 # document -> the sample file names its examples use (made fresh in a temporary directory)
 DOCUMENTS = {
@@ -39,10 +37,6 @@ def _prepare(name: str, where: Path) -> None:
     target = where / name
     if (DATA / name).is_dir():
         shutil.copytree(DATA / name, target)
-    elif name == "VISOR001.vsr":
-        if not FIXTURE.is_dir():
-            pytest.skip(f"upstream fixture not found at {FIXTURE}")
-        shutil.copytree(FIXTURE, target)
         for path in [target, *target.rglob("*")]:
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
     else:

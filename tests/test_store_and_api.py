@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import xarray as xr
 import zarr
 
 import visor_xarray as vx
@@ -468,6 +469,23 @@ def test_set_options_rejects_bad_input(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(reversed(kwargs)))):
         vx.set_options(**kwargs)
     assert vx.get_options() == before  # nothing applied, not even the valid part
+
+
+@pytest.mark.parametrize("pipeline", ["bogus", "Zarrs", ""])
+def test_codec_pipeline_arguments_are_checked_like_the_option(
+    visor001: Path, pipeline: str
+) -> None:
+    # the engine's codec_pipeline= used to select zarr-python's pipeline for any unknown name
+    expected = "must be 'zarrs' .* or 'default'"
+    with pytest.raises(ValueError, match=expected):
+        xr.open_dataset(visor001, engine="visor", name="slice_1_10x", codec_pipeline=pipeline)
+    with pytest.raises(ValueError, match=expected):
+        xr.open_datatree(visor001, engine="visor", codec_pipeline=pipeline)
+    with pytest.raises(ValueError, match=expected):
+        VsrStore(visor001).level_array("raw", "slice_1_10x", pipeline=pipeline)
+    with pytest.raises(ValueError, match=expected):
+        vx.set_options(codec_pipeline=pipeline)
+    assert vx.get_options()["codec_pipeline"] == "zarrs"
 
 
 # ---------------------------------------------------------------------- atomic JSON

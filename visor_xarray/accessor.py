@@ -17,9 +17,10 @@ import numpy as np
 import pint
 import xarray as xr
 
+from visor_xarray.backend.label_index import label_indexed
 from visor_xarray.compute import compute_in_place
 from visor_xarray.coords import level_spacing
-from visor_xarray.errors import MetadataError, UnknownLabelError
+from visor_xarray.errors import InvalidArrayError, MetadataError, UnknownLabelError
 from visor_xarray.schema import ImageAttrs, parse_image_attrs
 from visor_xarray.units import quantity
 
@@ -259,23 +260,28 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         kwargs.setdefault("cmap", "gray")
         return self._picture(dim).plot.imshow(**kwargs)
 
-    def to_png(self, path: str | os.PathLike[str], dim: str = "z") -> Path:
+    def to_png(self, path: str | os.PathLike[str], dim: str = "z", *, min_size: int = 0) -> Path:
         """Write a contrast-stretched PNG quick look (MIP along ``dim`` if 3-D).
 
-        Needs no matplotlib.
+        Pixels are square in physical space: the axis with the coarser coordinate step
+        is stretched (a projection along ``x`` of 3.5 µm frames and 1.03 µm pixels shows
+        each frame as 3-4 rows). Needs no matplotlib.
 
         Parameters
         ----------
         path : str or os.PathLike
         dim : str, default "z"
+        min_size : int, default 0
+            Enlarge small pictures by a whole factor until the longer side has at least
+            this many pixels.
 
         Returns
         -------
         pathlib.Path
         """
-        from visor_xarray.quicklook import write_png
+        from visor_xarray.quicklook import picture_pixels, write_png
 
-        return write_png(path, np.asarray(self._picture(dim).values))
+        return write_png(path, picture_pixels(self._picture(dim), min_size=min_size))
 
     def to_vsr(
         self,
@@ -431,6 +437,7 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
                     & {d for d, f in zip(current.dims, step, strict=False) if f > 1}
                 }
             ).assign_coords(coords)
+            level = label_indexed(level)
             out.append(level)
             current = level
         return out
@@ -485,7 +492,7 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         """
         from visor_xarray.resample import resample_dataarray
 
-        return resample_dataarray(
+        result = resample_dataarray(
             self._obj,
             to_space=to_space,
             version=version,
@@ -498,6 +505,8 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
             level=level,
             **kwargs,
         )
+        # built by xarray from our coordinates: give vs/ch the engine's label index again
+        return label_indexed(result)
 
     def stitch(
         self,
@@ -538,7 +547,7 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         """
         from visor_xarray.resample import stitch_stacks
 
-        return stitch_stacks(
+        result = stitch_stacks(
             self._obj,
             to_space=to_space,
             version=version,
@@ -551,6 +560,8 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
             level=level,
             **kwargs,
         )
+        # built by xarray from our coordinates: give vs/ch the engine's label index again
+        return label_indexed(result)
 
 
 class VisorDatasetAccessor(_VisorAccessorBase[xr.Dataset]):
@@ -572,6 +583,51 @@ class VisorDatasetAccessor(_VisorAccessorBase[xr.Dataset]):
         xarray.Dataset
         """
         return self._reopen(level)
+
+    def to_vsr(self, path: str | os.PathLike[str], **kwargs: Any) -> WriteReport:
+        """Write the Dataset's image variable as a ``.vsr`` image.
+
+        The engine's Datasets hold one variable, ``image``; it is written with
+        :meth:`VisorDataArrayAccessor.to_vsr` (same keywords, same rules), with the
+        Dataset's attributes where the variable lacks them.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The ``.vsr`` sample (created if missing).
+        **kwargs
+            ``image_type``, ``name`` (both required), ``mode``, ``levels``, ... as for
+            ``DataArray.visor.to_vsr``.
+
+        Returns
+        -------
+        WriteReport
+
+        Raises
+        ------
+        InvalidArrayError
+            If the Dataset has no ``image`` variable and not exactly one data variable
+            (the message lists them).
+        """
+        return self._image().visor.to_vsr(path, **kwargs)  # type: ignore[no-any-return]
+
+    def _image(self) -> xr.DataArray:
+        from visor_xarray.backend.build import DATA_VARIABLE
+
+        names = [str(name) for name in self._obj.data_vars]
+        if DATA_VARIABLE in names:
+            chosen = DATA_VARIABLE
+        elif len(names) == 1:
+            chosen = names[0]
+        else:
+            raise InvalidArrayError(
+                f"{self._source()}: to_vsr writes the {DATA_VARIABLE!r} variable or the only "
+                f"data variable; this Dataset has {names or 'none'}: write one with "
+                "ds[name].visor.to_vsr(...)"
+            )
+        image = self._obj[chosen]
+        # the engine copies its attrs onto the variable; arithmetic may keep them on one only
+        return image.assign_attrs({**self._obj.attrs, **image.attrs})
 
 
 class VisorDataTreeAccessor:

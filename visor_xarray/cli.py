@@ -1,8 +1,9 @@
 """The ``visor-xarray`` command (also ``python -m visor_xarray``).
 
 Every subcommand has ``--help``. Exit status: 0 success, 1 a problem with the sample (the
-message names the file and field), 2 bad usage, 130 interrupted (Ctrl-C). ``copy`` lives
-in :mod:`visor_xarray.convert.cli`.
+message names the file and field), 2 bad usage (an unknown image, level, label, version
+or space, or a value out of range: one line naming the valid choices), 130 interrupted
+(Ctrl-C). No error prints a traceback. ``copy`` lives in :mod:`visor_xarray.convert.cli`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from visor_xarray._cli_args import (
+    USAGE_ERRORS,
+    Parser,
+    check_name,
+    choose_dim,
+    choose_image,
+    choose_label,
+    positive,
+)
 from visor_xarray.errors import VisorError
 
 __all__ = ["main"]
@@ -28,11 +38,6 @@ def _table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-def _split_image(value: str) -> tuple[str, str | None]:
-    kind, _, name = value.partition("/")
-    return kind, name or None
 
 
 @contextlib.contextmanager
@@ -58,6 +63,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     rows = []
     for record in list_image(args.path):
         attrs = store.image_attrs(record.type, record.name)
+        stacks = [s.label for s in attrs.visor.stacks_by_index()] if attrs.visor else []
         for level in record.levels:
             array = store.level_array(record.type, record.name, level, attrs=attrs)
             spacing = level_spacing(attrs.multiscale, level)
@@ -76,28 +82,26 @@ def _cmd_info(args: argparse.Namespace) -> int:
                     "x".join(map(str, array.shape)),
                     np.dtype(array.dtype).name,
                     size,
+                    ",".join(stacks) or "-",
                     ",".join(record.channels),
                     "" if record.selected is None else ("yes" if record.selected else "no"),
                 )
             )
     print()
-    print(
-        _table(
-            rows,
-            ("image", "level", "shape", "dtype", "physical size (zyx)", "channels", "selected"),
-        )
-    )
+    header = ("image", "level", "shape", "dtype", "physical size (zyx)", "stacks", "channels")
+    print(_table(rows, (*header, "selected")))
     return 0
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
     from visor_xarray.api import list_image, list_transform
 
-    for record in list_image(args.path, type=args.type, channel=args.channel):
+    images = list_image(args.path, type=args.type, channel=args.channel)
+    unfiltered = args.type is None and args.channel is None
+    # listed before printing, so that an unknown version is refused with nothing printed
+    transforms = list_transform(args.path, version=args.version) if unfiltered else []
+    for record in [*images, *transforms]:
         print(record)
-    if args.type is None and args.channel is None:
-        for transform in list_transform(args.path, version=args.version):
-            print(transform)
     return 0
 
 
@@ -113,15 +117,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_pyramid(args: argparse.Namespace) -> int:
-    from visor_xarray.store import VsrStore
     from visor_xarray.write import add_levels
 
-    kind, name = _split_image(args.image)
-    store = VsrStore(args.path)
-    if name is None:
-        from visor_xarray.api import _only_image
-
-        name = _only_image(store, kind)
+    kind, name = choose_image(args.path, args.image)
     with _progress(not args.quiet):
         report = add_levels(
             args.path, image_type=kind, name=name, levels=args.levels, method=args.method
@@ -133,10 +131,10 @@ def _cmd_pyramid(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_image(path: str, image: str, level: str) -> Any:
+def _open_image(path: str, image: str | None, level: str) -> Any:
     import xarray as xr
 
-    kind, name = _split_image(image)
+    kind, name = choose_image(path, image)
     return xr.open_dataset(
         path, engine="visor", image_type=kind, name=name, resolution=level, chunks={}
     )["image"]
@@ -144,34 +142,40 @@ def _open_image(path: str, image: str, level: str) -> Any:
 
 def _cmd_view(args: argparse.Namespace) -> int:
     image = _open_image(args.path, args.image, args.level)
+    channel = choose_label(image, "ch", args.channel, "--channel")
+    stack = choose_label(image, "vs", args.stack, "--stack")
     selection: dict[str, Any] = {}
     if "ch" in image.dims:
-        selection["ch"] = args.channel or str(image["ch"].values[0])
+        selection["ch"] = channel or str(image["ch"].values[0])
     if "vs" in image.dims:
-        selection["vs"] = args.stack or str(image["vs"].values[0])
+        selection["vs"] = stack or str(image["vs"].values[0])
     picture = image.sel(selection)
+    dim = choose_dim(picture, args.dim, "--dim")
     out = Path(
         args.out or f"{Path(args.path).stem}_{picture.attrs.get('image_name', 'image')}.png"
     )
     with _progress(not args.quiet):
-        written = picture.visor.to_png(out, dim=args.dim)
+        written = picture.visor.to_png(out, dim=dim)
     print(
-        f"wrote {written} ({', '.join(f'{k}={v}' for k, v in selection.items())}, "
-        f"MIP along {args.dim})"
+        f"wrote {written} ({', '.join(f'{k}={v}' for k, v in selection.items())}, MIP along {dim})"
     )
     return 0
 
 
 def _cmd_resample(args: argparse.Namespace) -> int:
     image = _open_image(args.path, args.image, "0")
+    check_name(args.type, "image type", "--type", args.out)
     selection: dict[str, Any] = {}
-    if args.stack and "vs" in image.dims:
-        selection["vs"] = [args.stack]
-    if args.channel and "ch" in image.dims:
-        selection["ch"] = [args.channel]
+    stack = choose_label(image, "vs", args.stack, "--stack")
+    channel = choose_label(image, "ch", args.channel, "--channel")
+    if stack is not None:
+        selection["vs"] = [stack]
+    if channel is not None:
+        selection["ch"] = [channel]
     source = image.sel(selection)
-    result = source.visor.resample(to_space=args.to, version=args.version, spacing=args.spacing)
     name = args.name or f"{source.attrs['image_name']}_{args.to}_{args.version}"
+    check_name(name, "image name", "--name", args.out)
+    result = source.visor.resample(to_space=args.to, version=args.version, spacing=args.spacing)
     with _progress(not args.quiet):
         report = result.astype(source.dtype).visor.to_vsr(
             args.out,
@@ -192,7 +196,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="visor-xarray",
         description="Inspect, validate and process VISoR .vsr light-sheet samples.",
     )
@@ -228,7 +232,12 @@ def _parser() -> argparse.ArgumentParser:
     pyramid.add_argument(
         "--image", required=True, help="TYPE/NAME, e.g. raw/slice_1_10x (NAME optional if unique)"
     )
-    pyramid.add_argument("--levels", type=int, required=True, help="total number of levels wanted")
+    pyramid.add_argument(
+        "--levels",
+        type=positive(int, "whole number"),
+        required=True,
+        help="total number of levels wanted (level 0 included)",
+    )
     pyramid.add_argument("--method", default="mean", choices=("mean", "max", "min"))
     pyramid.add_argument("--quiet", action="store_true", help="no progress bar")
     pyramid.set_defaults(run=_cmd_pyramid)
@@ -237,7 +246,7 @@ def _parser() -> argparse.ArgumentParser:
         "view", "write a PNG quick look (maximum-intensity projection) of one stack and channel"
     )
     view.add_argument("path", help="the .vsr directory")
-    view.add_argument("--image", default="raw", help="TYPE/NAME (default: the only raw image)")
+    view.add_argument("--image", help="TYPE/NAME, or TYPE (default: the only raw image)")
     view.add_argument("--channel", help="channel label, e.g. 488 (default: the first)")
     view.add_argument("--stack", help="stack label, e.g. stack_1 (default: the first)")
     view.add_argument("--level", default="0", help="resolution level (default 0)")
@@ -250,17 +259,22 @@ def _parser() -> argparse.ArgumentParser:
         "resample", "resample an image into another space (e.g. raw -> ortho) and write it"
     )
     resample.add_argument("path", help="the .vsr directory")
-    resample.add_argument("--image", default="raw", help="TYPE/NAME (default: the only raw image)")
+    resample.add_argument("--image", help="TYPE/NAME, or TYPE (default: the only raw image)")
     resample.add_argument("--to", required=True, help="target space (ortho, slice, brain, ...)")
     resample.add_argument("--version", required=True, help="transform version")
     resample.add_argument("--out", required=True, help="output .vsr (created if missing)")
     resample.add_argument("--stack", help="only this stack label")
     resample.add_argument("--channel", help="only this channel label")
     resample.add_argument(
-        "--spacing", type=float, help="output voxel size in µm (default: finest input)"
+        "--spacing",
+        type=positive(float, "voxel size in µm"),
+        help="output voxel size in µm (default: finest input)",
     )
     resample.add_argument(
-        "--levels", type=int, default=1, help="pyramid levels to write (default 1)"
+        "--levels",
+        type=positive(int, "whole number"),
+        default=1,
+        help="pyramid levels to write (default 1)",
     )
     resample.add_argument("--type", default="recon", help="output image type (default recon)")
     resample.add_argument("--name", help="output image name (default NAME_TO_VERSION)")
@@ -295,7 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         0 on success, 1 for a problem with the sample (the message names the file and
-        field), 130 when interrupted (Ctrl-C).
+        field), 2 for bad usage (the message names the valid choices), 130 when
+        interrupted (Ctrl-C).
 
     Notes
     -----
@@ -313,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if program:
             _settle_ctrl_c(interrupted=False)
         print(f"error: {error}", file=sys.stderr)
-        status = 1
+        status = 2 if isinstance(error, USAGE_ERRORS) else 1
     except KeyboardInterrupt:
         # settled first, so a second Ctrl-C while the message is printed ends the process
         # instead of raising from inside this handler

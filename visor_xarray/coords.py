@@ -21,6 +21,7 @@ from visor_xarray.schema import CHANNEL_FIELD_UNITS, ImageAttrs, Multiscale
 
 __all__ = [
     "channel_coords",
+    "channel_field_long_name",
     "level_index",
     "level_spacing",
     "level_translation",
@@ -114,6 +115,16 @@ def _uniform_scalar_field(entries: Sequence[Mapping[str, Any]], key: str) -> np.
     return np.asarray(values, dtype=object if kind is str else kind)
 
 
+def channel_field_long_name(key: str) -> str:
+    """The ``long_name`` of the coordinate holding channel acquisition field ``key``.
+
+    It marks the coordinate as a channel field: after ``sel(ch="488")`` the field is a
+    scalar coordinate, and the writer recognises it by this name to keep it in the
+    channel's entry (``expand_dims("ch")`` does not give it back its ``ch`` dimension).
+    """
+    return f"channel {key}"
+
+
 def channel_coords(attrs: ImageAttrs, reserved: set[str]) -> dict[str, UnitfulCoord]:
     """Coordinates along ``ch``: the wavelength labels and the acquisition fields.
 
@@ -159,7 +170,7 @@ def channel_coords(attrs: ImageAttrs, reserved: set[str]) -> dict[str, UnitfulCo
         values = _uniform_scalar_field(entries, key)
         if values is None:
             continue
-        field_attrs = {"long_name": f"channel {key}"}
+        field_attrs = {"long_name": channel_field_long_name(key)}
         if key in CHANNEL_FIELD_UNITS:
             field_attrs["units"] = CHANNEL_FIELD_UNITS[key]
         coords[key] = ("ch", values, field_attrs)

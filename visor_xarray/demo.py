@@ -8,13 +8,14 @@ VISoR microscope records them; each stack stores its ``raw_to_ortho`` deskew.
 
 from __future__ import annotations
 
-import sys
+import shutil
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
 from visor_xarray.api import Image
+from visor_xarray.errors import TargetExistsError
 from visor_xarray.schema import parse_sample_info
 from visor_xarray.store import VsrStore
 from visor_xarray.testing.samples import image_attributes
@@ -22,15 +23,20 @@ from visor_xarray.transforms import Affine, deskew
 from visor_xarray.transforms.stored import Transform
 from visor_xarray.write.pyramid import block_reduce
 
-__all__ = ["DEMO_VERSION", "make_demo_sample", "run_demo"]
+__all__ = ["DEMO_VERSION", "is_demo_sample", "make_demo_sample", "run_demo"]
 
 DEMO_VERSION = "vx_20261124"
+# info.json of the demo sample: how a rerun recognises the sample it may replace
+DEMO_ANIMAL = "DEMO01"
+DEMO_PROJECT = "VISOR-XARRAY-DEMO"
 SPACING = (3.5, 1.03, 1.03)
 RAW_SHAPE = (48, 40, 64)
 STACKS = ("stack_1", "stack_2", "stack_4")
 CHANNELS = ("488", "561")
 SLICES = ("slice_1_10x", "slice_2_10x")
 ANGLE = 45.0
+#: Longer side, in pixels, of the demo's overview PNG (the sample is small).
+OVERVIEW_SIZE = 256
 
 
 def _ortho_scene(shape: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
@@ -82,8 +88,8 @@ def make_demo_sample(path: str | Path, *, seed: int = 7) -> Path:
     store.write_info(
         parse_sample_info(
             {
-                "animal_id": "DEMO01",
-                "project_name": "VISOR-XARRAY-DEMO",
+                "animal_id": DEMO_ANIMAL,
+                "project_name": DEMO_PROJECT,
                 "species": "Mouse",
                 "subproject_name": "SYNTHETIC-BLOBS-FIBRES",
             }
@@ -142,51 +148,64 @@ def make_demo_sample(path: str | Path, *, seed: int = 7) -> Path:
     return path
 
 
-def _physical_mip(values: np.ndarray, row_step: float, column_step: float) -> np.ndarray:
-    """Scale a 2-D projection to square pixels (nearest neighbour), so shear shows truly."""
-    from visor_xarray.quicklook import to_uint8
+def is_demo_sample(path: str | Path) -> bool:
+    """True if ``path`` holds a sample written by :func:`make_demo_sample` (its ``info.json``).
 
-    pixel = min(row_step, column_step)
-    rows = np.clip(
-        (np.arange(int(values.shape[0] * row_step / pixel)) * pixel / row_step).astype(int),
-        0,
-        values.shape[0] - 1,
-    )
-    columns = np.clip(
-        (np.arange(int(values.shape[1] * column_step / pixel)) * pixel / column_step).astype(int),
-        0,
-        values.shape[1] - 1,
-    )
-    return to_uint8(values[np.ix_(rows, columns)])
+    Parameters
+    ----------
+    path : str or pathlib.Path
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        info = VsrStore(Path(path), "r").info()
+    except (OSError, ValueError):
+        return False
+    return (info.animal_id, info.project_name) == (DEMO_ANIMAL, DEMO_PROJECT)
 
 
 def run_demo(out: Path, *, quiet: bool = False) -> int:
     """Write the demo sample, open it, resample one stack to ortho space, write PNGs.
 
+    Run again on the same path, it replaces the demo sample it wrote before, so the
+    README's first command can be repeated; any other existing path is refused.
+
     Parameters
     ----------
     out : pathlib.Path
-        New ``.vsr`` directory; PNGs are written beside it (``{stem}_raw_vs_ortho.png``,
-        ``{stem}_mip.png``).
+        The ``.vsr`` directory to write; PNGs are written beside it
+        (``{stem}_raw_vs_ortho.png``, ``{stem}_mip.png``).
     quiet : bool, default False
         Print less.
 
     Returns
     -------
     int
-        Exit status (0; 1 if ``out`` exists).
+        Exit status (0).
+
+    Raises
+    ------
+    TargetExistsError
+        If ``out`` exists and is not a demo sample (nothing is touched).
     """
     import xarray as xr
 
-    from visor_xarray.quicklook import side_by_side, write_png
+    from visor_xarray.quicklook import enlarge, picture_pixels, side_by_side, write_png
 
-    if out.exists():
-        print(f"{out}: already exists; choose another path", file=sys.stderr)
-        return 1
+    replaced = out.exists()
+    if replaced:
+        if not is_demo_sample(out):
+            raise TargetExistsError(
+                out, "a path that is not a demo sample", "choose another path for the demo"
+            )
+        shutil.rmtree(out)
     make_demo_sample(out)
     print(
-        f"wrote a synthetic sample to {out}: slices {', '.join(SLICES)}, "
-        f"stacks {', '.join(STACKS)}, channels {', '.join(CHANNELS)}, 3 levels"
+        f"{'replaced the demo sample at' if replaced else 'wrote a synthetic sample to'} "
+        f"{out}: slices {', '.join(SLICES)}, stacks {', '.join(STACKS)}, "
+        f"channels {', '.join(CHANNELS)}, 3 levels"
     )
     dataset = xr.open_dataset(out, engine="visor", name=SLICES[0], chunks={})
     if not quiet:
@@ -196,20 +215,13 @@ def run_demo(out: Path, *, quiet: bool = False) -> int:
     print(
         f"resampled stack_2 / 488 nm to ortho space: {dict(ortho.sizes)} at {ortho.visor.spacing}"
     )
-    raw_mip = raw.max("x").values
-    ortho_mip = ortho.max("x").values
-    raw_step = [float(s.magnitude) for s in (raw.visor.spacing["z"], raw.visor.spacing["y"])]
-    ortho_step = [float(s.magnitude) for s in (ortho.visor.spacing["z"], ortho.visor.spacing["y"])]
     # both panels at physical aspect (square pixels), z down, y across: the raw panel is the
     # voxel grid as recorded (structures sheared), the ortho panel the same stack deskewed
-    picture = side_by_side(
-        [_physical_mip(raw_mip, *raw_step), _physical_mip(ortho_mip, *ortho_step)]
-    )
-    enlarged = np.kron(picture, np.ones((2, 2), dtype=np.uint8))  # small sample: show it bigger
-    pair = write_png(out.with_name(f"{out.stem}_raw_vs_ortho.png"), enlarged)
+    picture = side_by_side([picture_pixels(raw.max("x")), picture_pixels(ortho.max("x"))])
+    pair = write_png(out.with_name(f"{out.stem}_raw_vs_ortho.png"), enlarge(picture, 2))
     overview = write_png(
         out.with_name(f"{out.stem}_mip.png"),
-        dataset["image"].sel(ch="488").max(["vs", "z"]).values,
+        picture_pixels(dataset["image"].sel(ch="488").max(["vs", "z"]), min_size=OVERVIEW_SIZE),
     )
     print(
         f"wrote {pair} (MIP along x, z down: raw left, ortho right) and {overview} "

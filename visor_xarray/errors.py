@@ -128,8 +128,9 @@ class UnknownLabelError(VisorError, KeyError, ValueError):
         hint = ""
         if not isinstance(label, str) and str(label) in [str(v) for v in self.valid]:
             hint = f" (labels are strings: use {str(label)!r})"
+        noun = "labels" if isinstance(label, list) else "label"
         super().__init__(
-            f"{where}: unknown {kind} label {label!r}{hint}; "
+            f"{where}: unknown {kind} {noun} {label!r}{hint}; "
             f"labels that exist: {_choices(self.valid)}"
         )
 

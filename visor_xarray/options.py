@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["OPTIONS", "get_options", "set_options"]
+__all__ = ["CODEC_PIPELINES", "OPTIONS", "check_option", "get_options", "set_options"]
 
 #: Codec pipelines that may serve our arrays.
 ZARRS_PIPELINE = "zarrs.ZarrsCodecPipeline"
 DEFAULT_PIPELINE = "zarr.core.codec_pipeline.BatchedCodecPipeline"
+
+#: The values of the ``codec_pipeline`` option (and of ``codec_pipeline=`` arguments).
+CODEC_PIPELINES = ("zarrs", "default")
 
 
 def _positive_int(value: Any) -> bool:
@@ -22,7 +25,7 @@ def _optional_positive_int(value: Any) -> bool:
 
 _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "codec_pipeline": (
-        lambda v: v in ("zarrs", "default"),
+        lambda v: isinstance(v, str) and v in CODEC_PIPELINES,
         "'zarrs' (Rust zarrs pipeline) or 'default' (zarr-python's pipeline)",
     ),
     "write_memory_budget": (_positive_int, "a positive number of bytes"),
@@ -49,6 +52,30 @@ OPTIONS: dict[str, Any] = {
     # faster than zstd 5 there for a ratio within 1 % (docs/benchmarks.md).
     "pyramid_clevel": 2,
 }
+
+
+def check_option(key: str, value: Any) -> None:
+    """Refuse an unknown option or a value it does not take.
+
+    Parameters
+    ----------
+    key : str
+        Option name.
+    value : object
+        Proposed value.
+
+    Raises
+    ------
+    ValueError
+        Naming the valid options, or the values the option takes.
+    """
+    if key not in _VALIDATORS:
+        raise ValueError(
+            f"unknown visor_xarray option {key!r}; valid options: {sorted(_VALIDATORS)}"
+        )
+    check, expected = _VALIDATORS[key]
+    if not check(value):
+        raise ValueError(f"option {key!r} must be {expected}, got {value!r}")
 
 
 def get_options() -> dict[str, Any]:
@@ -101,13 +128,7 @@ class set_options:
     def __init__(self, **kwargs: Any) -> None:
         self._old: dict[str, Any] = {}
         for key, value in kwargs.items():
-            if key not in _VALIDATORS:
-                raise ValueError(
-                    f"unknown visor_xarray option {key!r}; valid options: {sorted(_VALIDATORS)}"
-                )
-            check, expected = _VALIDATORS[key]
-            if not check(value):
-                raise ValueError(f"option {key!r} must be {expected}, got {value!r}")
+            check_option(key, value)
         for key, value in kwargs.items():
             self._old[key] = OPTIONS[key]
             OPTIONS[key] = value

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-#: visor-py's test data beside the repository (as in tests/conftest.py).
-FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "VISOR001.vsr"
+#: visor-py's test sample, vendored in tests/data (the path is spelled out here, not
+#: imported from tests/fixture_data.py: subprocesses import this module on its own).
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "VISOR001.vsr"
 
 RAW = "visor_raw_images"
 IMAGE = "slice_1_10x"

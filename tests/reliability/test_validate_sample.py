@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _reliability_helpers import IMAGE, RAW, level_dir
+from _reliability_helpers import IMAGE, RAW, level_dir, shard_files
 
 from visor_xarray.errors import MetadataError, NotAVsrError
 from visor_xarray.store import VsrStore
@@ -315,3 +315,26 @@ def test_problem_str() -> None:
     problem = Problem(Path("a/b.json"), "x[0]", "bad", "warning")
     assert str(problem) == "warning: a/b.json: field 'x[0]': bad"
     assert str(Problem(Path("f"), "", "m")) == "error: f: m"
+
+
+def test_deep_warns_when_no_shard_of_a_level_is_stored(sample: Path) -> None:
+    level = level_dir(sample)
+    stored = shard_files(level)
+    for shard in stored:
+        shard.unlink()
+    assert validate(sample) == []  # the documents alone are fine
+    problems = validate(sample, deep=True)
+    assert summary(problems, sample) == {(f"{RAW}/{IMAGE}.zarr/0", "", "warning")}
+    assert problems[0].message == (
+        f"none of the {len(stored)} shard file(s) of this level is stored: it reads as the "
+        "fill value (0) everywhere"
+    )
+    assert problems[0].severity == "warning"
+
+
+def test_deep_is_silent_about_partly_stored_levels(sample: Path) -> None:
+    # legal and common (a write skips shards that are all fill value): nothing to report
+    stored = shard_files(level_dir(sample))
+    assert len(stored) > 1
+    stored[0].unlink()
+    assert validate(sample, deep=True) == []

@@ -13,6 +13,7 @@ import numpy.typing as npt
 import pytest
 import SimpleITK as sitk
 import zarr
+from fixture_data import VISOR001
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +34,7 @@ from visor_xarray.transforms import (
     write_zarr_affine,
 )
 
-FIXTURE = Path("/work/shared/fixtures/VISOR001.vsr")
+FIXTURE = VISOR001
 VERSION = "xxx_20250525"
 SLICE = "slice_1_10x"
 FIXTURE_TFM = FIXTURE / "visor_recon_transforms" / VERSION / SLICE / "raw_to_ortho/0/0/affine.tfm"

@@ -10,6 +10,7 @@ import xarray as xr
 from xarray.core import indexing
 
 from visor_xarray.backend.array import VisorBackendArray
+from visor_xarray.backend.label_index import label_indexed
 from visor_xarray.chunking import grow_chunks
 from visor_xarray.coords import channel_coords, spatial_coords, stack_coords
 from visor_xarray.options import OPTIONS
@@ -125,7 +126,8 @@ def level_dataset(
     image_attrs = image_attrs_dict(store, image_type, name, level, attrs)
     # on the variable too, so that `ds["image"]` keeps what `.visor` and `to_vsr` need
     variable = xr.Variable(dims, data, attrs=dict(image_attrs), encoding=encoding)
-    return xr.Dataset({DATA_VARIABLE: variable}, coords=coords, attrs=image_attrs)
+    dataset = xr.Dataset({DATA_VARIABLE: variable}, coords=coords, attrs=image_attrs)
+    return label_indexed(dataset)
 
 
 def sample_groups(store: VsrStore, pipeline: str | None = None) -> dict[str, xr.Dataset]:
@@ -147,7 +149,9 @@ def sample_groups(store: VsrStore, pipeline: str | None = None) -> dict[str, xr.
         groups[f"/{image_type}"] = xr.Dataset(attrs={"image_type": image_type, "images": names})
         for name in names:
             attrs = store.image_attrs(image_type, name)
-            image_node = xr.Dataset(coords=label_coords(attrs, attrs.multiscale.dims))
+            image_node = label_indexed(
+                xr.Dataset(coords=label_coords(attrs, attrs.multiscale.dims))
+            )
             first_level = attrs.multiscale.level_paths[0]
             image_node.attrs = image_attrs_dict(store, image_type, name, first_level, attrs)
             del image_node.attrs["resolution_level"]

@@ -15,6 +15,7 @@ from visor_xarray.errors import (
     UnknownImageError,
     UnknownLevelError,
 )
+from visor_xarray.options import check_option
 from visor_xarray.schema import (
     ImageAttrs,
     SelectedImage,
@@ -87,7 +88,11 @@ class _ImageMixin(_SampleMixin):
             If the level is not listed in the image's multiscales (the message lists them).
         MetadataError
             If the level's ``zarr.json`` is missing or disagrees with the metadata.
+        ValueError
+            For a ``pipeline`` other than ``"zarrs"`` and ``"default"``.
         """
+        if pipeline is not None:
+            check_option("codec_pipeline", pipeline)
         if writable:
             self._require_writable("open an array for writing")
         image = self.image_dir(image_type, name)

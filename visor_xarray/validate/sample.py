@@ -56,7 +56,8 @@ def validate(path: str | os.PathLike[str], *, deep: bool = False) -> list[Proble
     images or channels, or paths that leave the sample; interrupted or running writes
     (in-progress markers, scratch directories); files where directories belong and stray
     entries. With ``deep=True`` it also decodes every stored shard of every level
-    (``DEEP_READ_BYTES`` at a time) and lists the corrupt ones.
+    (``DEEP_READ_BYTES`` at a time) and lists the corrupt ones, and warns about a level
+    none of whose shard files is stored.
 
     Parameters
     ----------

@@ -4,6 +4,7 @@ decoding of every stored shard.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,7 +76,9 @@ class _ArrayChecks(_Recorder):
         counts = tuple(-(-s // g) for s, g in zip(shape, grid, strict=True))
         inner = tuple(int(c) for c in array.chunks)
         piece = grow_chunks(inner, grid, shape, array.dtype.itemsize, DEEP_READ_BYTES)
+        stored = 0
         for coords, file in self.shard_files(array, directory, counts):
+            stored += coords is not None
             if coords is None:
                 self.add(
                     file,
@@ -115,6 +118,17 @@ class _ArrayChecks(_Recorder):
                 except Exception as error:
                     self.add(file, "", f"shard cannot be decoded: {type(error).__name__}: {error}")
                     break
+        expected = math.prod(counts)
+        if expected and not stored:
+            # legal (missing shards read as the fill value) but almost never meant: a
+            # write that never happened, or shard files lost in a copy
+            self.add(
+                directory,
+                "",
+                f"none of the {expected} shard file(s) of this level is stored: it reads as "
+                f"the fill value ({array.metadata.fill_value}) everywhere",
+                "warning",
+            )
 
     def shard_files(
         self, array: Any, directory: Path, counts: tuple[int, ...]

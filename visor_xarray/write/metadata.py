@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from visor_xarray import layout
+from visor_xarray.coords import channel_field_long_name
 from visor_xarray.errors import MetadataError
 from visor_xarray.schema import CHANNEL_FIELD_UNITS, ImageAttrs, parse_image_attrs
 
@@ -94,23 +97,37 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+def _channel_fields(array: xr.DataArray) -> list[str]:
+    """Coordinates holding channel acquisition fields: those along ``ch`` and, for a
+    single channel, the scalar ones the engine marked as channel fields (``sel(ch=...)``
+    left them scalar, and ``expand_dims("ch")`` does not give them their dim back)."""
+    fields = []
+    for name, coord in array.coords.items():
+        if name == "ch" or name in _DERIVED_CHANNEL_COORDS:
+            continue
+        along_ch = coord.dims == ("ch",)
+        single = coord.ndim == 0 and array.sizes["ch"] == 1
+        if along_ch or (
+            single and coord.attrs.get("long_name") == channel_field_long_name(str(name))
+        ):
+            fields.append(str(name))
+    return fields
+
+
 def _channels(array: xr.DataArray, original: ImageAttrs | None) -> list[dict[str, Any]]:
     labels = _labels(array, "ch", "channel (wavelength)")
     known = (
         {c.wavelength: c for c in original.visor.channels} if original and original.visor else {}
     )
-    coords_along_ch = [
-        str(name)
-        for name, coord in array.coords.items()
-        if coord.dims == ("ch",) and name != "ch" and name not in _DERIVED_CHANNEL_COORDS
-    ]
+    coords_along_ch = _channel_fields(array)
     out = []
     for index, label in enumerate(labels):
         entry: dict[str, Any] = {"index": index, "wavelength": label}
         if label in known:
             entry.update(known[label].acquisition)
         for name in coords_along_ch:
-            value = _scalar(array.coords[name].values[index])
+            values = array.coords[name].values
+            value = _scalar(values[index] if values.ndim else values[()])
             if isinstance(value, float) and np.isnan(value):
                 continue
             if name in CHANNEL_FIELD_UNITS and array.coords[name].attrs.get("units") not in (
@@ -149,6 +166,24 @@ def _stacks(array: xr.DataArray, original: ImageAttrs | None) -> list[dict[str, 
                 float(array.coords["position_y"].values[index]),
             ]
         out.append(entry)
+    return out
+
+
+def _provenance(array: xr.DataArray, channels: list[str]) -> dict[str, Any]:
+    """``sources`` and ``transform_version`` from the attrs a resampled array carries.
+
+    ``resample`` records the image it read (``source_image_type``, ``source_image_name``)
+    and the transform version; the format keeps them as ``sources`` (the source image's
+    path inside the sample, and the channels taken from it) and ``transform_version``.
+    """
+    out: dict[str, Any] = {}
+    version = array.attrs.get("transform_version")
+    if isinstance(version, str) and version:
+        out["transform_version"] = version
+    kind, name = array.attrs.get("source_image_type"), array.attrs.get("source_image_name")
+    if isinstance(kind, str) and isinstance(name, str):
+        source = layout.image_dir(Path(), kind, name).as_posix()  # relative to the sample
+        out["sources"] = [{"path": source, "channels": channels}]
     return out
 
 
@@ -247,6 +282,7 @@ def image_attrs_from_dataarray(
         if original.visor.transform_version is not None:
             visor["transform_version"] = original.visor.transform_version
         visor.update(original.visor.extra)
+    visor.update(_provenance(array, [c["wavelength"] for c in visor["channels"]]))
     visor.update(visor_overrides or {})
     document: dict[str, Any] = {
         "ome": {"version": "0.5", "multiscales": [multiscale]},

@@ -2,6 +2,11 @@
 
 A write goes to a temporary sibling, is fsynced and then renamed over the target, so a
 reader (or a crash) sees either the old file or the complete new one.
+
+Temporary siblings are created with the permissions a plain ``open()`` or ``mkdir`` would
+give (``0o666`` / ``0o777`` less the umask), not with :mod:`tempfile`'s private ``0o600``
+/ ``0o700``: the rename keeps the temporary's mode, and a sample is shared by a lab, so a
+file only its writer can read would make every other user's open fail.
 """
 
 from __future__ import annotations
@@ -9,16 +14,67 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["read_json", "write_atomic", "write_json_atomic"]
+__all__ = ["new_sibling_dir", "read_json", "write_atomic", "write_json_atomic"]
+
+_ATTEMPTS = 100
+
+
+def _sibling_name(path: Path, suffix: str) -> Path:
+    """A hidden, random name beside ``path``: ``.{name}.{random}{suffix}``."""
+    return path.parent / f".{path.name}.{secrets.token_hex(6)}{suffix}"
+
+
+def _new_sibling_file(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
+    """Create an empty file with a unique hidden name beside ``path``, open for writing.
+
+    The mode is ``0o666`` less the umask, as ``open(name, "w")`` gives.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(_ATTEMPTS):
+        candidate = _sibling_name(path, suffix)
+        try:
+            return os.open(candidate, flags, 0o666), candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
+
+
+def new_sibling_dir(path: Path, suffix: str = ".tmp") -> Path:
+    """Create an empty directory with a unique hidden name beside ``path``.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The entry the directory is a sibling of (its parent must exist).
+    suffix : str, default ".tmp"
+        End of the name: ``.{path.name}.{random}{suffix}``.
+
+    Returns
+    -------
+    pathlib.Path
+        The new directory, with the mode ``mkdir`` gives (``0o777`` less the umask),
+        unlike :func:`tempfile.mkdtemp`'s ``0o700``.
+    """
+    for _ in range(_ATTEMPTS):
+        candidate = _sibling_name(path, suffix)
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Write through ``write`` into a temporary sibling, fsync, then rename over ``path``.
+
+    The file gets the mode a new file made by ``open()`` gets (``0o666`` less the
+    umask), also when it replaces an existing one.
 
     Parameters
     ----------
@@ -28,16 +84,16 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         Called with the temporary file, opened for binary writing.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = _new_sibling_file(path)
     try:
         with os.fdopen(fd, "wb") as stream:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
-        Path(tmp_name).replace(path)
+        tmp_name.replace(path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            Path(tmp_name).unlink()
+            tmp_name.unlink()
         raise
 
 

@@ -16,7 +16,7 @@ import zarr
 import zarr.codecs
 from zarr.core.array import AsyncArray
 
-from visor_xarray.options import DEFAULT_PIPELINE, OPTIONS, ZARRS_PIPELINE
+from visor_xarray.options import DEFAULT_PIPELINE, OPTIONS, ZARRS_PIPELINE, check_option
 
 __all__ = ["default_compressor", "pipeline_name", "pipeline_settings"]
 
@@ -50,8 +50,15 @@ def pipeline_settings(pipeline: str | None = None) -> dict[str, Any]:
         The zarr configuration keys (``codec_pipeline.path``, ``codec_pipeline.validate_checksums``
         and, when ``zarrs_threads`` is set, ``threading.max_workers`` and
         ``codec_pipeline.chunk_concurrent_maximum``).
+
+    Raises
+    ------
+    ValueError
+        For a pipeline other than ``"zarrs"`` and ``"default"`` (the message lists them).
     """
-    chosen = pipeline or OPTIONS["codec_pipeline"]
+    chosen = OPTIONS["codec_pipeline"] if pipeline is None else pipeline
+    # a typo would otherwise quietly select zarr-python's pipeline
+    check_option("codec_pipeline", chosen)
     settings: dict[str, Any] = {
         "codec_pipeline.path": ZARRS_PIPELINE if chosen == "zarrs" else DEFAULT_PIPELINE,
         "codec_pipeline.validate_checksums": OPTIONS["validate_checksums"],

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from visor_xarray.transforms.files.common import (
     _stored_affine,
 )
 from visor_xarray.transforms.model import Affine
+from visor_xarray.zarr_io.atomic_files import new_sibling_dir
 
 __all__ = ["read_zarr_affine", "write_zarr_affine"]
 
@@ -137,7 +137,8 @@ def write_zarr_affine(
         "center": stored.center.tolist(),
         "axis_order": axis_order,
     }
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    # not tempfile.mkdtemp: its 0o700 would stay on the renamed array, unreadable to others
+    staging = new_sibling_dir(target)
     try:
         array = zarr.create_array(
             str(staging),
@@ -152,9 +153,7 @@ def write_zarr_affine(
         )
         array[...] = stored.homogeneous
         if target.exists():
-            retired = Path(
-                tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
-            )
+            retired = new_sibling_dir(target, ".old")
             target.replace(retired / target.name)
             staging.replace(target)
             shutil.rmtree(retired, ignore_errors=True)

@@ -383,7 +383,7 @@ def tiled_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_whole_slice_stitch_and_pyramid_on_the_cluster(
-    client: distributed.Client, tiled_slice: Path, tmp_path: Path
+    client: distributed.Client, tiled_slice: Path
 ) -> None:
     """raw -> stitch -> to_vsr(levels=3) on 2 worker processes: each worker's memory grows
     by the blocks and shards it has in flight, not by the slice; values equal the result
@@ -395,7 +395,7 @@ def test_whole_slice_stitch_and_pyramid_on_the_cluster(
     block_bytes = int(np.prod([c[0] for c in mosaic.chunks])) * mosaic.dtype.itemsize
     assert slice_bytes > 100 * block_bytes  # many blocks: memory bounded by blocks shows
 
-    out = tmp_path / "RECON.vsr"
+    out = tiled_slice  # the recon goes beside its raw image: its provenance resolves
     baseline = client.run(_reset_peak)
     with distributed.get_task_stream(client) as stream:
         report = mosaic.visor.to_vsr(out, image_type="recon", name="stitched", levels=3)

@@ -1,10 +1,10 @@
-"""Chunk and shard arithmetic: dask chunks from storage, shard shapes from a memory budget."""
+"""Chunk arithmetic: chunks grown within outer chunks towards a byte budget."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["grow_chunks", "shard_shape_for_budget"]
+__all__ = ["grow_chunks"]
 
 
 def grow_chunks(
@@ -58,33 +58,3 @@ def grow_chunks(
         # chunk: a shard of 832 = 13 x 64 rows only tiles as 64 or 832. Reads do not care.
         chunk[axis] = tiling if 2 * tiling >= largest else largest
     return tuple(chunk)
-
-
-def shard_shape_for_budget(
-    chunk: Sequence[int], shape: Sequence[int], itemsize: int, budget: int
-) -> tuple[int, ...]:
-    """Largest shard shape (a multiple of ``chunk``) whose decoded size fits ``budget``.
-
-    zarrs encodes a whole shard in memory, so the shard's decoded size bounds the memory
-    of a write. Axes grow last-first; leading (stack, channel) axes stay at ``chunk``.
-
-    Parameters
-    ----------
-    chunk : sequence of int
-        Inner chunk shape.
-    shape : sequence of int
-        Array shape.
-    itemsize : int
-        Bytes per element.
-    budget : int
-        Bytes one decoded shard may take.
-
-    Returns
-    -------
-    tuple of int
-    """
-    rounded = [-(-s // c) * c for s, c in zip(shape, chunk, strict=True)]
-    # leading (stack, channel) axes stay at the chunk: one shard never mixes two stacks
-    leading = max(0, len(shape) - 3)
-    limit = [*chunk[:leading], *rounded[leading:]]
-    return grow_chunks(chunk, limit, limit, itemsize, budget)

@@ -99,8 +99,9 @@ class set_options:
         is the Rust pipeline; ``"default"`` is zarr-python's own. The choice is scoped to
         the arrays this library builds: zarr's global configuration is never changed.
     write_memory_budget : int
-        Bytes one writer may hold decoded in memory; it sets the default shard shape of
-        writes (see :func:`visor_xarray.chunking.shard_shape_for_budget`).
+        Bytes a write may hold in memory: it sizes the blocks the writers encode at once
+        (``budget / (workers * STREAM_FACTOR)`` each, see
+        :mod:`visor_xarray.write.stream`), never the shards.
     dask_chunk_bytes : int
         Target size of dask chunks made from shards by ``chunks={}``.
     zarrs_threads : int or None

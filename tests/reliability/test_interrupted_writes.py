@@ -490,16 +490,16 @@ def test_add_levels_interrupted_leaves_the_image_as_it_was(
     from visor_xarray.write import levels as write_levels  # where add_levels looks it up
 
     before_attrs = (sample / RAW / f"{TARGET}.zarr" / "zarr.json").read_bytes()
-    original = write_levels._store_shards
+    original = write_levels.run_streams
 
-    def fail_after_first_level(pieces: Any) -> None:
-        original(pieces[:1])  # level 2 is written, then the user presses Ctrl-C
+    def fail_after_first_level(jobs: Any) -> None:
+        original(jobs[:1])  # level 2 is written, then the user presses Ctrl-C
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(write_levels, "_store_shards", fail_after_first_level)
+    monkeypatch.setattr(write_levels, "run_streams", fail_after_first_level)
     with pytest.raises(KeyboardInterrupt):
         add_levels(sample, image_type="raw", name=TARGET, levels=4)
-    monkeypatch.setattr(write_levels, "_store_shards", original)
+    monkeypatch.setattr(write_levels, "run_streams", original)
     assert (sample / RAW / f"{TARGET}.zarr" / "zarr.json").read_bytes() == before_attrs
     assert VsrStore(sample).levels("raw", TARGET) == ("0", "1")
     problems = validate(sample)
@@ -565,6 +565,14 @@ def crash_mid_write(monkeypatch: pytest.MonkeyPatch) -> None:
         raise OSError(errno.EIO, "simulated crash in the middle of a shard write")
 
     monkeypatch.setattr(ZarrsCodecPipeline, "write", write)
+
+    from visor_xarray.zarr_io import shard_stream  # to_vsr streams shards itself
+
+    def write_half(descriptor: int, payload: bytes) -> None:
+        os.write(descriptor, payload[: len(payload) // 2])
+        raise OSError(errno.EIO, "simulated crash in the middle of a shard write")
+
+    monkeypatch.setattr(shard_stream, "_write_all", write_half)
 
 
 def test_seed_api_writes_are_atomic_too(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,6 @@ import xarray as xr
 from dask.callbacks import Callback
 
 import visor_xarray as vx
-from visor_xarray.write.levels import _streams
 
 SHARD = (1, 8, 128, 128)
 CHUNK = (1, 8, 64, 64)
@@ -85,13 +84,3 @@ def test_pyramid_memory_does_not_grow_with_the_image(tmp_path: Path, levels: lis
     )["image"]
     expected = vx.write.block_reduce(lazy_image(768).values, levels[0])
     np.testing.assert_array_equal(back.values, expected)
-
-
-def test_streams_only_when_reduced_blocks_tile_the_shards() -> None:
-    blocks = da.zeros((1, 8, 512, 512), chunks=(1, 8, 128, 128))
-    assert _streams(blocks, (1, 1, 2, 2), (1, 8, 64, 64))  # 64-blocks fill 64-shards
-    assert _streams(blocks, (1, 1, 2, 2), (1, 8, 128, 128))  # two blocks per shard
-    assert not _streams(blocks, (1, 1, 3, 3), (1, 8, 64, 64))  # 128 is not a multiple of 3
-    assert not _streams(blocks, (1, 1, 2, 2), (1, 8, 96, 96))  # 96 straddles 64-blocks
-    single = da.zeros((1, 8, 100, 100), chunks=(1, 8, 100, 100))
-    assert _streams(single, (1, 1, 3, 3), (1, 8, 64, 64))  # one block per axis: no straddle

@@ -352,35 +352,48 @@ def test_pyramid_clevel_option_is_checked(bad: object) -> None:
         vx.set_options(pyramid_clevel=bad)
 
 
-def test_budget_shards_hold_whole_source_blocks(tmp_path: Path) -> None:
-    """A lazy source whose blocks are whole inner chunks (a resampling, a stitch) is written
-    in shards made of whole blocks: each block feeds one shard, so no block waits for
-    several shards; blocks that cut inner chunks (or exceed the budget) do not steer."""
+def test_write_blocks_are_whole_chunks_and_keep_whole_source_blocks() -> None:
+    """Write blocks are whole inner chunks inside one shard, within the budget; a dask
+    source whose blocks already are (a resampling, a stitch) is written block by block as
+    it is, so each write task depends on one source block; a pyramid's factors shape the
+    blocks while they fit."""
     import dask.array as da
 
-    data = np.arange(1 * 96 * 40 * 300, dtype=np.uint16).reshape(1, 96, 40, 300)
-    coords = {"ch": ["488"], "z": np.arange(96.0), "y": np.arange(40.0), "x": np.arange(300.0)}
+    from visor_xarray.write.plan import WritePlan
+    from visor_xarray.write.stream import conforming_blocks
 
-    def written_shards(blocks: tuple[int, ...], budget: int) -> tuple[int, ...]:
-        array = xr.DataArray(
-            da.from_array(data, chunks=blocks), dims=("ch", "z", "y", "x"), coords=coords
-        )
-        with vx.set_options(write_memory_budget=budget):
-            report = array.visor.to_vsr(
-                tmp_path / f"{blocks}-{budget}.vsr",
-                image_type="recon",
-                name="r",
-                chunk_shape=(1, 16, 8, 8),
+    shape, shard, inner = (1, 96, 40, 300), (1, 64, 40, 288), (1, 16, 8, 8)
+    plan = WritePlan(
+        store=None,  # type: ignore[arg-type]
+        image_type="recon",
+        name="x",
+        attrs=None,  # type: ignore[arg-type]
+        chunks=inner,
+        shards=shard,
+        compressors=None,
+        pyramid_compressors=None,
+        factors=((1, 2, 2, 2),),
+        method="mean",
+        guard=None,
+        budget=2**20,
+    )
+    source = da.zeros(shape, chunks=(1, 32, 8, 48), dtype=np.uint16)
+    assert conforming_blocks(source.chunks, inner, shard) == (1, 32, 8, 48)
+    assert plan.blocks(shape, shard, inner, 2, source=source) == source.chunks
+    # 24 cuts inner chunks of 16; 40 straddles shards of 64: neither is kept
+    for blocks in ((1, 24, 8, 48), (1, 40, 8, 48)):
+        cut = da.zeros(shape, chunks=blocks, dtype=np.uint16)
+        assert conforming_blocks(cut.chunks, inner, shard) is None
+        chunks = plan.blocks(shape, shard, inner, 2, source=cut, multiple=(1, 2, 2, 2))
+        for sizes, edge, chunk in zip(chunks, shard, inner, strict=True):
+            starts = np.cumsum((0, *sizes[:-1]))
+            # on the inner grid, inside one shard, whole chunks of level 1 too
+            assert all(a % chunk == 0 for a in starts)
+            assert all(
+                (a // edge) == ((a + n - 1) // edge) for a, n in zip(starts, sizes, strict=True)
             )
-        back = _open(tmp_path / f"{blocks}-{budget}.vsr", "r", "recon")
-        np.testing.assert_array_equal(back["image"].values, data)
-        return report.levels[0].shard_shape
-
-    budget = 2**20 * 12  # 12 MiB / (2 workers x PEAK_FACTOR 6): ~1 MiB shards
-    shards = written_shards((1, 32, 8, 48), budget)
-    assert [s % b for s, b in zip(shards, (1, 32, 8, 48), strict=True)] == [0, 0, 0, 0]
-    # blocks that cut inner chunks or exceed the budget: shards grow from the inner chunk
-    # (to 304 columns here, which would cut the 48-column blocks)
-    from_inner = written_shards((1, 24, 8, 48), budget)
-    assert from_inner == written_shards((1, 96, 40, 300), budget)
-    assert from_inner[-1] % 48 != 0
+        block = [max(c) for c in chunks]
+        assert np.prod(block) * 2 <= plan.budget
+        # where an axis has several blocks, they halve into whole inner chunks (level 1)
+        for sizes, c, f in zip(chunks, inner, (1, 2, 2, 2), strict=True):
+            assert len(sizes) == 1 or sizes[0] % (c * f) == 0

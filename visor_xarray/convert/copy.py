@@ -24,7 +24,6 @@ from typing import Any
 
 import dask.array as da
 import numpy as np
-from dask.base import compute
 from dask.delayed import delayed
 
 from visor_xarray import layout
@@ -49,8 +48,15 @@ from visor_xarray.errors import (
 )
 from visor_xarray.schema import Selection
 from visor_xarray.store import VsrStore
+from visor_xarray.write.plan import task_budget
+from visor_xarray.write.stream import (
+    StreamJob,
+    block_shape,
+    run_streams,
+    stream_job,
+    streamable_chunks,
+)
 from visor_xarray.zarr_io import (
-    guard_writes,
     image_write,
     marker_is_stale,
     read_json,
@@ -99,9 +105,10 @@ def _selection(store: VsrStore, pairs: Iterable[tuple[str, str]], whole: bool) -
 
 def _reencode(
     store: VsrStore, target: VsrStore, plan: ImagePlan, guard: tuple[Path, str]
-) -> tuple[list[Any], int]:
-    """Create the plan's levels in the destination; return the store tasks (one per shard)."""
-    tasks, shards = [], 0
+) -> tuple[list[StreamJob], int]:
+    """Create the plan's levels in the destination; return their streamed writes."""
+    jobs, shards = [], 0
+    budget = task_budget()
     for level in plan.levels:
         source = store.level_array(plan.image_type, plan.name, level, attrs=plan.source_attrs)
         chosen = plan.encodings[level]
@@ -118,16 +125,19 @@ def _reencode(
             overwrite=True,
             fill_value=source.fill_value if source.fill_value is not None else 0,
         )
-        # one task per destination shard, each reading just that region of the source:
-        # memory stays bounded by the shards in flight, and every shard is committed whole
-        grid = _grid(source.shape, chosen.shard_shape)
-        data = da.from_array(  # type: ignore[no-untyped-call]
-            source, chunks=grid, name=False, meta=np.empty((0,) * source.ndim, source.dtype)
+        # write blocks of whole destination chunks, each reading just its region of the
+        # source: memory stays bounded by the blocks in flight, whatever the shard size
+        itemsize = np.dtype(source.dtype).itemsize
+        block = block_shape(
+            source.shape, chosen.shard_shape, [chosen.chunk_shape], itemsize, budget
         )
-        writable: Any = guard_writes(array, *guard)
-        tasks.append(da.store(data, writable, lock=False, compute=False))
-        shards += math.prod(len(c) for c in grid)
-    return tasks, shards
+        blocks = streamable_chunks([0] * source.ndim, source.shape, chosen.shard_shape, block)
+        data = da.from_array(  # type: ignore[no-untyped-call]
+            source, chunks=blocks, name=False, meta=np.empty((0,) * source.ndim, source.dtype)
+        )
+        jobs.append(stream_job(data, array, guard=guard))
+        shards += math.prod(len(c) for c in _grid(source.shape, chosen.shard_shape))
+    return jobs, shards
 
 
 def _copy(
@@ -150,7 +160,7 @@ def _copy(
     else:
         write_json_atomic(selected, selection.to_json())
     target = VsrStore(destination, "r+", warn_legacy=False)
-    tasks: list[Any] = []
+    jobs: list[StreamJob] = []
     shards = 0
     pairs = [pair for pair in others if pair not in early]
     for plan in plans:
@@ -161,14 +171,14 @@ def _copy(
         else:
             write_json_atomic(plan.target / "zarr.json", plan.document)
         if plan.reencode:
-            level_tasks, count = _reencode(store, target, plan, (destination, token))
-            tasks.extend(level_tasks)
+            level_jobs, count = _reencode(store, target, plan, (destination, token))
+            jobs.extend(level_jobs)
             shards += count
         pairs.extend(plan.files)
     copy = delayed(copy_files, pure=False)
-    tasks.extend(copy(batch, destination, token) for batch in batches(pairs))
+    copies = [copy(batch, destination, token) for batch in batches(pairs)]
     with _progress(progress):
-        results = compute(*tasks)  # type: ignore[no-untyped-call]
+        results = run_streams(jobs, copies)
     copied = sum(int(r) for r in results if isinstance(r, int))
     return shards, copied
 

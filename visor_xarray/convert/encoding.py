@@ -4,29 +4,24 @@ A level is copied byte for byte unless the caller asks for another encoding
 (``shard_shape``, ``chunk_shape``, ``compressors``) or the source is in the legacy layout
 (Zarr v2 chunks become sharded Zarr v3). Whatever the caller leaves out is taken from the
 source level: its inner chunk (no larger than a shard asked for), its shard (or, for an
-unsharded source, the largest shard that fits the write memory budget, as ``to_vsr``
-chooses it) and its compressors.
+unsharded source, VISoR's standard shard, as ``to_vsr`` chooses it) and its compressors.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import dask
 import numpy as np
 import zarr
 import zarr.codecs
 from zarr.storage import MemoryStore
 
-from visor_xarray.chunking import shard_shape_for_budget
 from visor_xarray.errors import InvalidArrayError
-from visor_xarray.options import OPTIONS
-from visor_xarray.write.report import PEAK_FACTOR
+from visor_xarray.write.layouts import standard_shards
 from visor_xarray.zarr_io import default_compressor
 
 __all__ = ["LevelEncoding", "ShapeSpec", "check_compressors", "check_shape_spec", "level_encoding"]
@@ -137,11 +132,6 @@ def _v3_compressors(array: Any) -> tuple[Any, str | None]:
     return codecs, None
 
 
-def _workers() -> int:
-    configured = dask.config.get("num_workers", None)
-    return int(configured) if configured else (os.cpu_count() or 1)
-
-
 def level_encoding(
     source: Any,
     dims: Sequence[str],
@@ -190,9 +180,8 @@ def level_encoding(
     stored = source.shards
     if stored is not None and all(s % c == 0 for s, c in zip(stored, chunks, strict=True)):
         default = tuple(int(s) for s in stored)
-    else:  # unsharded (Zarr v2) or chunks the stored shard does not tile: from the budget
-        budget = OPTIONS["write_memory_budget"] / (_workers() * PEAK_FACTOR)
-        default = shard_shape_for_budget(chunks, shape, np.dtype(source.dtype).itemsize, budget)
+    else:  # unsharded (Zarr v2) or chunks the stored shard does not tile: the standard one
+        default = standard_shards(dims, shape, chunks)
     shards = tuple(given_shards.get(d, s) for d, s in zip(dims, default, strict=True))
     if any(s % c for s, c in zip(shards, chunks, strict=True)):
         raise InvalidArrayError(

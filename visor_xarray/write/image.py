@@ -1,15 +1,15 @@
 """Whole-image writes: :func:`write_dataarray`, with the choice of inner chunk and shard.
 
-Level 0 is streamed from the source rechunked to the shard grid and each coarser level is
-computed from the level before it (:mod:`~visor_xarray.write.levels`). The image carries
-its in-progress marker (``{image}.zarr/.visor-write.json``) from before its first byte
-to after its last, so an interrupted write is detectably incomplete until it is
+Level 0 is streamed from the source in write blocks sized by the memory budget, into
+VISoR's standard shards (:mod:`~visor_xarray.write.layouts`) or the caller's; each coarser
+level is computed from the level before it (:mod:`~visor_xarray.write.levels`). The image
+carries its in-progress marker (``{image}.zarr/.visor-write.json``) from before its first
+byte to after its last, so an interrupted write is detectably incomplete until it is
 rewritten, and a second writer of the same image is refused.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import time
@@ -22,21 +22,16 @@ import numpy as np
 import xarray as xr
 
 from visor_xarray import layout
-from visor_xarray.chunking import shard_shape_for_budget
 from visor_xarray.errors import InvalidArrayError, MetadataError, TargetExistsError
-from visor_xarray.options import OPTIONS
 from visor_xarray.store import VsrStore
-from visor_xarray.write.levels import _write_pyramid
+from visor_xarray.write.layouts import default_chunks, standard_shards
+from visor_xarray.write.levels import pyramid_compressors, write_pyramid
 from visor_xarray.write.metadata import CANONICAL_DIMS, image_attrs_from_dataarray
+from visor_xarray.write.plan import WritePlan, task_budget
 from visor_xarray.write.pyramid import level_factors
-from visor_xarray.write.report import (
-    PEAK_FACTOR,
-    LevelReport,
-    WriteReport,
-    _workers,
-    predicted_peak,
-)
-from visor_xarray.write.shards import _from_array, _progress, _shard_grid
+from visor_xarray.write.report import LevelReport, WriteReport, _workers, predicted_peak
+from visor_xarray.write.shards import _from_array, _progress
+from visor_xarray.write.stream import stream_job
 from visor_xarray.zarr_io import (
     WRITE_MARKER,
     guard_writes,
@@ -46,8 +41,6 @@ from visor_xarray.zarr_io import (
 )
 
 __all__ = ["write_dataarray"]
-
-_DEFAULT_INNER = 64
 
 
 def _canonical(array: xr.DataArray) -> xr.DataArray:
@@ -70,49 +63,24 @@ def _inner_chunks(
                 f"chunk_shape {given} must give one positive size per dim {tuple(dims)}"
             )
         return chunks
-    return tuple(
-        1 if dim in ("vs", "ch") else max(1, min(_DEFAULT_INNER, size))
-        for dim, size in zip(dims, shape, strict=True)
-    )
-
-
-def _source_blocks(source: Any, chunks: Sequence[int]) -> tuple[int, ...] | None:
-    """The block shape of a dask source whose blocks are whole inner chunks, else None."""
-    if not isinstance(source, da.Array):
-        return None
-    blocks = []
-    for sizes, inner in zip(source.chunks, chunks, strict=True):
-        first = int(sizes[0])
-        # regular blocks (only the last may be shorter) made of whole inner chunks
-        if len(sizes) > 1 and (first % inner or any(int(n) != first for n in sizes[:-1])):
-            return None
-        blocks.append(-(-first // inner) * inner)
-    return tuple(blocks)
+    return default_chunks(dims, shape)
 
 
 def _shards(
     dims: Sequence[str],
     shape: Sequence[int],
     chunks: Sequence[int],
-    itemsize: int,
     given: Sequence[int] | None,
-    workers: int,
-    source_blocks: Sequence[int] | None = None,
 ) -> tuple[int, ...]:
-    if given is not None:
-        shards = tuple(int(s) for s in given)
-        if len(shards) != len(dims) or any(s % c for s, c in zip(shards, chunks, strict=True)):
-            raise InvalidArrayError(
-                f"shard_shape {given} must give one size per dim {tuple(dims)}, each a multiple "
-                f"of the inner chunk {tuple(chunks)}"
-            )
-        return shards
-    budget = int(OPTIONS["write_memory_budget"] / (workers * PEAK_FACTOR))
-    if source_blocks is not None and math.prod(source_blocks) * itemsize <= budget:
-        # Shards made of whole source blocks: each block feeds one shard and is freed once
-        # it is written (a shard cutting blocks keeps them until all their shards are done).
-        return shard_shape_for_budget(source_blocks, shape, itemsize, budget)
-    return shard_shape_for_budget(chunks, shape, itemsize, budget)
+    if given is None:
+        return standard_shards(dims, shape, chunks)
+    shards = tuple(int(s) for s in given)
+    if len(shards) != len(dims) or any(s % c for s, c in zip(shards, chunks, strict=True)):
+        raise InvalidArrayError(
+            f"shard_shape {given} must give one size per dim {tuple(dims)}, each a multiple "
+            f"of the inner chunk {tuple(chunks)}"
+        )
+    return shards
 
 
 def _check_target(store: VsrStore, image_type: str, name: str, mode: str) -> bool:
@@ -208,29 +176,13 @@ def write_dataarray(
     image_attrs = image_attrs_from_dataarray(
         array, name=name, factors=factors, visor_overrides=attrs
     )
-    workers = _workers()
     chunks = _inner_chunks(dims, array.shape, chunk_shape)
-    shards = _shards(
-        dims,
-        array.shape,
-        chunks,
-        dtype.itemsize,
-        shard_shape,
-        workers,
-        _source_blocks(array.data, chunks),
-    )
-
+    shards = _shards(dims, array.shape, chunks, shard_shape)
     store = VsrStore(Path(path), "a")
     directory = layout.image_dir(store.path, image_type, name)
-    source = (
-        array.data
-        if isinstance(array.data, da.Array)
-        else _from_array(np.asarray(array.data), chunks=shards)
-    )
-    reports = []
     details = {"image_type": image_type, "name": name, "mode": mode, "levels": len(factors) + 1}
     # The marker makes an interrupted write detectable and refuses a second writer; every
-    # shard is committed atomically (zarr_io.SafeArray), so a kill never truncates one.
+    # shard is committed atomically (zarr_io.shard_stream), so a kill never truncates one.
     with image_write(
         directory,
         store.path,
@@ -238,14 +190,27 @@ def write_dataarray(
         details=details,
         precheck=lambda: _check_target(store, image_type, name, mode),
     ) as marker:
-        guard = (directory, marker["token"])
+        plan = WritePlan(
+            store=store,
+            image_type=image_type,
+            name=name,
+            attrs=image_attrs,
+            chunks=chunks,
+            shards=shards,
+            compressors=compressors,
+            pyramid_compressors=pyramid_compressors(compressors),
+            factors=tuple(tuple(int(f) for f in step) for step in factors),
+            method=method,
+            guard=(directory, marker["token"]),
+            budget=task_budget(),
+        )
         # "w" and "a" on an existing image replace its levels with this data (metadata
         # included); the directory is emptied here (keeping the marker), not deleted.
         _clear_image(directory)
         with sample_lock(store.path):  # selected.json is read, modified and written
             store.create_image(image_type, name, image_attrs, "a")
-        with _progress(progress):
-            target = store.create_level(
+        target = guard_writes(
+            store.create_level(
                 image_type,
                 name,
                 "0",
@@ -255,37 +220,36 @@ def write_dataarray(
                 shard_shape=shards,
                 compressors=compressors,
                 attrs=image_attrs,
+            ),
+            directory,
+            marker["token"],
+        )
+        source = array.data if isinstance(array.data, da.Array) else None
+        blocks = plan.blocks(
+            array.shape,
+            shards,
+            chunks,
+            dtype.itemsize,
+            source=source,
+            multiple=plan.pyramid_multiple(),
+        )
+        if source is None:
+            level0 = _from_array(np.asarray(array.data), chunks=blocks)
+        else:
+            level0 = cast(Any, source).astype(dtype, copy=False).rechunk(blocks)
+        # Coarser levels come from level 0's blocks while they are in memory (no read-back
+        # of level 0), each level from the one before it, in one graph.
+        with _progress(progress):
+            level_reports = write_pyramid(
+                plan, level0, pending=[stream_job(level0, target, guard=plan.guard)], stored=target
             )
-            target = guard_writes(target, *guard)
-            level0 = (
-                cast(Any, source)
-                .astype(dtype, copy=False)
-                .rechunk(_shard_grid(array.shape, shards))
-            )
-            # Coarser levels come from level 0's shards while they are in memory (no
-            # read-back of level 0), each level from the one before it.
-            level_reports = _write_pyramid(
-                store,
-                image_type,
-                name,
-                image_attrs,
-                level0,
-                [(level0, target)],
-                factors,
-                shards,
-                chunks,
-                compressors,
-                method,
-                guard=guard,
-            )
-            reports.append(LevelReport("0", tuple(array.shape), shards, chunks))
-            reports.extend(level_reports)
+    block = [max(c) for c in blocks]
     return WriteReport(
         path=store.path,
         image_type=image_type,
         name=name,
-        levels=tuple(reports),
-        predicted_peak_bytes=predicted_peak(shards, dtype.itemsize, workers),
+        levels=(LevelReport("0", tuple(array.shape), shards, chunks), *level_reports),
+        predicted_peak_bytes=predicted_peak(block, dtype.itemsize, _workers()),
         seconds=time.perf_counter() - started,
-        workers=workers,
+        workers=_workers(),
     )

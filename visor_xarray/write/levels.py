@@ -1,10 +1,11 @@
 """Pyramid levels: coarser levels computed from the level before them, and ``add_levels``.
 
-During a whole-image write the coarser levels come from level 0's shard-sized blocks
-while they are in memory (one dask graph for all levels, so level 0 is never read back).
-:func:`add_levels` reads the coarsest stored level in pieces of one output shard's
-footprint, writes the new levels first and lists them in the metadata last, so an
-interrupted run leaves the image as it was.
+During a whole-image write the coarser levels come from level 0's write blocks while they
+are in memory (one dask graph for all levels, so level 0 is never read back); each level
+is streamed into its shards block by block (:mod:`~visor_xarray.write.stream`).
+:func:`add_levels` reads the coarsest stored level block by block, writes the new levels
+first and lists them in the metadata last, so an interrupted run leaves the image as it
+was.
 """
 
 from __future__ import annotations
@@ -12,22 +13,25 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import dask.array as da
 import numpy as np
-import zarr
 
 from visor_xarray.options import OPTIONS
-from visor_xarray.schema import ImageAttrs
+from visor_xarray.schema import Level
 from visor_xarray.store import VsrStore
+from visor_xarray.write.layouts import clip_shard
+from visor_xarray.write.plan import WritePlan, task_budget
 from visor_xarray.write.pyramid import downsample, level_factors
 from visor_xarray.write.report import LevelReport, WriteReport, _workers, predicted_peak
-from visor_xarray.write.shards import _from_array, _store_shards
-from visor_xarray.zarr_io import default_compressor, guard_writes, image_write
+from visor_xarray.write.shards import _from_array
+from visor_xarray.write.stream import StreamJob, run_streams, stream_job
+from visor_xarray.zarr_io import SafeArray, default_compressor, guard_writes, image_write
 
-__all__ = ["add_levels"]
+__all__ = ["add_levels", "pyramid_compressors", "write_pyramid"]
 
 
 def _level_shards(
@@ -37,11 +41,11 @@ def _level_shards(
     out = []
     for s, f, c, n in zip(shard0, cumulative, chunks, shape, strict=True):
         size = max(c, -(-max(1, s // f) // c) * c)
-        out.append(min(size, -(-n // c) * c) if n else size)
+        out.append(clip_shard(size, n, c) if n else size)
     return tuple(out)
 
 
-def _pyramid_compressors(compressors: Any) -> Any:
+def pyramid_compressors(compressors: Any) -> Any:
     """The compressors of levels 1.. : the caller's, else zstd at ``pyramid_clevel``."""
     clevel = OPTIONS["pyramid_clevel"]
     if compressors is not None or clevel is None:
@@ -49,95 +53,114 @@ def _pyramid_compressors(compressors: Any) -> Any:
     return default_compressor(clevel)
 
 
-def _streams(data: da.Array, step: Sequence[int], shards: Sequence[int]) -> bool:
-    """Whether the level computed from ``data``'s blocks fills its shards block by block.
+def _reduces_cleanly(
+    data: da.Array, step: Sequence[int], chunks: Sequence[int], shards: Sequence[int]
+) -> bool:
+    """Whether ``data``'s blocks reduce by ``step`` into blocks the coarser level can write
+    whole: multiples of its inner chunk that tile its shards, or divisors of the chunk
+    (then a few whole reduced blocks make one write block).
 
-    It does when, along every axis cut into several blocks, the blocks are a multiple
-    of the factor and the reduced blocks either tile the shards or are tiled by them.
-    Otherwise a shard needs parts of two blocks, dask keeps the blocks alive until their
-    last part is written, and memory grows with the number of shards.
+    Otherwise reduced blocks straddle the coarser level's write blocks and dask keeps
+    neighbours alive until all their parts are written.
     """
-    for chunks, factor, shard in zip(data.chunks, step, shards, strict=True):
-        if len(chunks) <= 1:
+    for sizes, factor, chunk, shard in zip(data.chunks, step, chunks, shards, strict=True):
+        if len(sizes) <= 1:
             continue
-        if chunks[0] % factor:
+        first = int(sizes[0])
+        if first % factor:
             return False
-        reduced = chunks[0] // factor
-        if shard % reduced and reduced % shard:
+        reduced = first // factor
+        whole = reduced % chunk == 0 and shard % reduced == 0
+        if not whole and chunk % reduced:
             return False
     return True
 
 
-def _write_pyramid(
-    store: VsrStore,
-    image_type: str,
-    name: str,
-    image_attrs: ImageAttrs,
-    base: da.Array | zarr.Array[Any],
-    pending: Sequence[tuple[da.Array, zarr.Array[Any]]],
-    factors: Sequence[Sequence[int]],
-    shard0: Sequence[int],
-    chunks: Sequence[int],
-    compressors: Any,
-    method: str,
-    first_level: int = 1,
-    guard: tuple[Path, str] | None = None,
-) -> list[LevelReport]:
-    """Create and write the coarser levels, each computed from the level before it.
+def _starts(sizes: Sequence[int]) -> list[tuple[int, int]]:
+    """``(size, start)`` of consecutive blocks."""
+    out, start = [], 0
+    for size in sizes:
+        out.append((int(size), start))
+        start += int(size)
+    return out
 
-    ``base`` is level ``first_level - 1``: lazy data (the level-0 source being written,
-    whose own ``pending`` write joins the first batch) or a stored level, read back in
-    pieces of one new shard's footprint. A level is computed from the previous level's
-    blocks in memory, in the same dask graph, while its shard grid nests with those
-    blocks (:func:`_streams`); otherwise the levels so far are written first and the
-    level is computed from the stored previous level, so memory stays bounded by the
-    shards in flight either way. ``guard`` (image directory, marker token) stops shard
-    commits once the write fails. Returns the level reports.
+
+def write_pyramid(
+    plan: WritePlan,
+    previous: da.Array,
+    *,
+    first_level: int = 1,
+    pending: Sequence[StreamJob] = (),
+    stored: SafeArray | None = None,
+) -> list[LevelReport]:
+    """Create and write the levels from ``first_level`` up, each from the one before it.
+
+    ``previous`` is level ``first_level - 1``: the lazy data being written (whose own
+    writes, ``pending``, join the same graph) or a stored level read block by block. A
+    level is computed from the previous level's blocks in memory while they reduce into
+    whole inner chunks of it (:func:`_reduces_cleanly`); otherwise the levels so far are
+    written first and the level is computed from the stored previous level, read in
+    blocks that do. Memory stays bounded by the blocks in flight either way.
+
+    Parameters
+    ----------
+    plan : WritePlan
+    previous : dask.array.Array
+        Level ``first_level - 1``.
+    first_level : int, default 1
+    pending : sequence of StreamJob
+        Writes to run with the first levels (e.g. level 0's).
+    stored : SafeArray, optional
+        Where level ``first_level - 1`` is stored (default: the target of the last
+        pending write).
+
+    Returns
+    -------
+    list of LevelReport
     """
-    batch = list(pending)
+    jobs = list(pending)
     reports = []
-    compressors = _pyramid_compressors(compressors)
-    cumulative = np.ones(len(shard0), dtype=np.int64)
-    for offset in range(first_level - 1):
-        cumulative *= np.asarray(factors[offset])
-    previous: Any = base
-    # where the previous level is stored, to read it back when its blocks do not nest
-    stored: zarr.Array[Any] | None = (
-        base if not isinstance(base, da.Array) else (batch[-1][1] if batch else None)
-    )
-    for level in range(first_level, len(factors) + 1):
-        step = factors[level - 1]
+    cumulative = np.ones(len(plan.shards), dtype=np.int64)
+    for step in plan.factors[: first_level - 1]:
+        cumulative *= np.asarray(step)
+    itemsize = np.dtype(previous.dtype).itemsize
+    for level in range(first_level, len(plan.factors) + 1):
+        step = plan.factors[level - 1]
         cumulative = cumulative * np.asarray(step)
         shape = tuple(-(-n // f) for n, f in zip(previous.shape, step, strict=True))
-        shards = _level_shards(shard0, cumulative.tolist(), chunks, shape)
-        level_chunks = tuple(min(c, s) for c, s in zip(chunks, shards, strict=True))
-        reread = not isinstance(previous, da.Array) or not _streams(previous, step, shards)
-        if reread and stored is not None:
-            if batch:
-                _store_shards(batch)
-            batch = []
-            footprint = tuple(s * f for s, f in zip(shards, step, strict=True))
-            previous = _from_array(stored, chunks=footprint)
-        target = store.create_level(
-            image_type,
-            name,
+        shards = _level_shards(plan.shards, cumulative.tolist(), plan.chunks, shape)
+        chunks = tuple(min(c, s) for c, s in zip(plan.chunks, shards, strict=True))
+        if not _reduces_cleanly(previous, step, chunks, shards) and stored is not None:
+            # read the stored level back in the footprints of this level's write blocks
+            run_streams(jobs)
+            jobs = []
+            wanted = plan.blocks(shape, shards, chunks, itemsize)
+            footprints = tuple(
+                tuple(min(int(n) * f, size - start * f) for n, start in _starts(sizes))
+                for sizes, f, size in zip(wanted, step, stored.shape, strict=True)
+            )
+            previous = _from_array(stored, chunks=footprints)
+        target = plan.store.create_level(
+            plan.image_type,
+            plan.name,
             str(level),
             shape=shape,
             dtype=previous.dtype,
-            chunk_shape=level_chunks,
+            chunk_shape=chunks,
             shard_shape=shards,
-            compressors=compressors,
-            attrs=image_attrs,
+            compressors=plan.pyramid_compressors,
+            attrs=plan.attrs,
             overwrite=True,
         )
-        if guard is not None:
-            target = guard_writes(target, *guard)
-        previous = downsample(previous, step, method)
-        batch.append((previous, target))
+        if plan.guard is not None:
+            target = guard_writes(target, *plan.guard)
+        reduced = downsample(previous, step, plan.method)
+        blocks = plan.blocks(shape, shards, chunks, itemsize, source=reduced)
+        previous = reduced.rechunk(blocks)  # type: ignore[no-untyped-call]
+        jobs.append(stream_job(previous, target, guard=plan.guard))
         stored = target
-        reports.append(LevelReport(str(level), shape, shards, level_chunks))
-    if batch:
-        _store_shards(batch)
+        reports.append(LevelReport(str(level), shape, shards, chunks))
+    run_streams(jobs)
     return reports
 
 
@@ -190,10 +213,6 @@ def add_levels(
         for i in range(1, existing)
     ]
     all_factors = [*relative, *new]
-    from dataclasses import replace
-
-    from visor_xarray.schema import Level
-
     cumulative = old_scales[-1].copy()
     added = []
     for index, step in enumerate(new, start=existing):
@@ -218,37 +237,46 @@ def add_levels(
     directory = store.image_dir(image_type, name)
     details = {"image_type": image_type, "name": name, "levels": existing + len(new)}
     with image_write(directory, store.path, operation="add_levels", details=details) as marker:
-        last = store.level_array(
-            image_type, name, multiscale.level_paths[-1], writable=True, attrs=attrs
-        )
+        last = store.level_array(image_type, name, multiscale.level_paths[-1], attrs=attrs)
         level0 = store.level_array(image_type, name, multiscale.level_paths[0], attrs=attrs)
-        shard0 = level0.shards or level0.chunks
+        shard0 = tuple(int(s) for s in (level0.shards or level0.chunks))
+        plan = WritePlan(
+            store=store,
+            image_type=image_type,
+            name=name,
+            attrs=updated,
+            chunks=tuple(int(c) for c in level0.chunks),
+            shards=shard0,
+            compressors=compressors,
+            pyramid_compressors=pyramid_compressors(compressors),
+            factors=tuple(tuple(int(f) for f in step) for step in all_factors),
+            method=method,
+            guard=(directory, marker["token"]),
+            budget=task_budget(),
+        )
+        itemsize = np.dtype(last.dtype).itemsize
+        last_shards = tuple(int(s) for s in (last.shards or last.chunks))
+        blocks = plan.blocks(
+            last.shape,
+            last_shards,
+            last.chunks,
+            itemsize,
+            multiple=plan.pyramid_multiple(existing),
+        )
         # New levels first, metadata last: a killed run leaves the image as it was (plus
         # unlisted level arrays that the next run overwrites). The first new level reads
-        # the coarsest stored one in pieces of one new shard's footprint.
-        reports = _write_pyramid(
-            store,
-            image_type,
-            name,
-            updated,
-            last,
-            [],
-            all_factors,
-            shard0,
-            level0.chunks,
-            compressors,
-            method,
-            first_level=existing,
-            guard=(directory, marker["token"]),
+        # the coarsest stored one block by block.
+        reports = write_pyramid(
+            plan, _from_array(last, chunks=blocks), first_level=existing, stored=last
         )
         store.write_image_attrs(image_type, name, updated)
-    itemsize = np.dtype(level0.dtype).itemsize
+    block = [max(c) for c in blocks]
     return WriteReport(
         store.path,
         image_type,
         name,
         tuple(reports),
-        predicted_peak(shard0, itemsize, _workers()),
+        predicted_peak(block, itemsize, _workers()),
         time.perf_counter() - started,
         _workers(),
     )

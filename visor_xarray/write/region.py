@@ -1,8 +1,13 @@
 """Region writes: :func:`write_region` into part of level 0, then the levels above it.
 
-Shards fully inside the region are written straight from the data; shards the region
-only touches are read, merged and rewritten whole in memory (one shard per task), and
-each coarser level recomputes just the blocks the region covers.
+A region is written in write blocks of whole inner chunks (the region widened to the
+inner chunk grid; where a block is only partly inside the region, the stored chunks are
+read and the new values placed into them). Each touched shard is then rebuilt from the
+new chunks and the *encoded bytes* of the chunks the region does not touch, copied from
+the stored shard without decoding (:mod:`~visor_xarray.zarr_io.shard_stream`): memory is
+bounded by the blocks in flight and time follows the shard's stored bytes, whatever its
+size. Each coarser level then recomputes just the part the region covers, from the level
+below once that is committed.
 """
 
 from __future__ import annotations
@@ -10,24 +15,25 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dask.array as da
 import numpy as np
+import numpy.typing as npt
 import xarray as xr
-import zarr
-from dask.base import compute
 from dask.delayed import delayed
 
 from visor_xarray.errors import InvalidArrayError
-from visor_xarray.schema import ImageAttrs
 from visor_xarray.store import VsrStore
 from visor_xarray.write.image import _canonical
+from visor_xarray.write.plan import task_budget
 from visor_xarray.write.pyramid import downsample
 from visor_xarray.write.report import LevelReport, WriteReport, _workers, predicted_peak
 from visor_xarray.write.shards import _from_array
-from visor_xarray.zarr_io import guard_writes, image_write
+from visor_xarray.write.stream import block_shape, run_streams, stream_job, streamable_chunks
+from visor_xarray.zarr_io import SafeArray, guard_writes, image_write, read_outer
 
 __all__ = ["write_region"]
 
@@ -95,127 +101,144 @@ def write_region(
     source = (
         array.data if isinstance(array.data, da.Array) else _from_array(np.asarray(array.data))
     )
-    shards = target.shards or target.chunks
     details = {
         "image_type": image_type,
         "name": name,
         "region": {d: [s.start, s.stop] for d, s in zip(dims, slices, strict=True)},
     }
     directory = store.image_dir(image_type, name)
+    budget = task_budget()
+    itemsize = np.dtype(target.dtype).itemsize
     with image_write(directory, store.path, operation="region", details=details) as marker:
         guard = (directory, marker["token"])
-        reports = _write_region_levels(
-            store,
-            image_type,
-            name,
-            attrs,
-            source,
-            guard_writes(target, *guard),
-            slices,
-            shards,
-            method,
-            guard,
-        )
+        reports, block = [], (1,) * len(dims)
+        previous: SafeArray | None = None
+        scales = [np.asarray(level.scale) for level in attrs.multiscale.levels]
+        for index, level in enumerate(attrs.multiscale.level_paths):
+            array_k = guard_writes(
+                store.level_array(image_type, name, level, writable=True, attrs=attrs), *guard
+            )
+            if previous is not None:
+                # this level's part of the region, from the level below (committed)
+                step = tuple(round(float(v)) for v in scales[index] / scales[index - 1])
+                slices = tuple(
+                    slice(s.start // f, -(-s.stop // f)) for s, f in zip(slices, step, strict=True)
+                )
+                read = tuple(
+                    slice(s.start * f, min(s.stop * f, n))
+                    for s, f, n in zip(slices, step, previous.shape, strict=True)
+                )
+                below = _from_array(previous, chunks=_read_blocks(previous, budget))[read]
+                source = downsample(below, step, method)
+            level_block = _write_part(array_k, source, slices, guard, budget)
+            if index == 0:
+                block = level_block
+            reports.append(
+                LevelReport(
+                    level,
+                    tuple(array_k.shape),
+                    tuple(array_k.shards or array_k.chunks),
+                    tuple(array_k.chunks),
+                )
+            )
+            previous = array_k
     return WriteReport(
         store.path,
         image_type,
         name,
         tuple(reports),
-        predicted_peak(shards, np.dtype(target.dtype).itemsize, _workers()),
+        predicted_peak(block, itemsize, _workers()),
         time.perf_counter() - started,
         _workers(),
     )
 
 
-def _write_region_levels(
-    store: VsrStore,
-    image_type: str,
-    name: str,
-    attrs: ImageAttrs,
-    source: da.Array,
-    target: zarr.Array[Any],
-    slices: tuple[slice, ...],
-    shards: Sequence[int],
-    method: str,
-    guard: tuple[Path, str],
-) -> list[LevelReport]:
-    """Merge ``source`` into level 0 at ``slices``, then recompute what it covers above."""
-    _merge_region(source, target, slices, shards)
-    # propagate to coarser levels: recompute the blocks the region touched
-    previous, previous_slices = target, slices
-    reports = [LevelReport("0", tuple(target.shape), tuple(shards), tuple(target.chunks))]
-    scales = [np.asarray(level.scale) for level in attrs.multiscale.levels]
-    for index in range(1, len(scales)):
-        step = tuple(round(float(v)) for v in scales[index] / scales[index - 1])
-        level = guard_writes(
-            store.level_array(
-                image_type, name, attrs.multiscale.level_paths[index], writable=True, attrs=attrs
-            ),
-            *guard,
-        )
-        level_slices = tuple(
-            slice(s.start // f, -(-s.stop // f))
-            for s, f in zip(previous_slices, step, strict=True)
-        )
-        read = tuple(
-            slice(s.start * f, min(s.stop * f, n))
-            for s, f, n in zip(level_slices, step, previous.shape, strict=True)
-        )
-        block = _from_array(previous, chunks=previous.shards or previous.chunks)[read]
-        _merge_region(
-            downsample(block, step, method), level, level_slices, level.shards or level.chunks
-        )
-        reports.append(
-            LevelReport(
-                str(index),
-                tuple(level.shape),
-                tuple(level.shards or level.chunks),
-                tuple(level.chunks),
-            )
-        )
-        previous, previous_slices = level, level_slices
-    return reports
+def _read_blocks(array: SafeArray, budget: int) -> tuple[int, ...]:
+    """Blocks to read a stored level in: whole inner chunks within the budget."""
+    shards = array.shards or array.chunks
+    itemsize = np.dtype(array.dtype).itemsize
+    return block_shape(array.shape, shards, [array.chunks], itemsize, budget)
 
 
-def _merge_region(
-    source: da.Array, target: zarr.Array[Any], slices: Sequence[slice], shards: Sequence[int]
-) -> None:
-    """Write ``source`` at ``slices`` of ``target`` one whole shard at a time."""
-    tasks = []
-    ranges = [range(s.start // n, -(-s.stop // n)) for s, n in zip(slices, shards, strict=True)]
-    for shard_index in np.ndindex(*[len(r) for r in ranges]):
-        bounds = []
-        for axis, position in enumerate(shard_index):
-            number = ranges[axis][position]
-            low = number * shards[axis]
-            bounds.append(slice(low, min(low + shards[axis], target.shape[axis])))
+@dataclass(frozen=True, eq=False)
+class _Widening:
+    """Where each write block of a widened region lies, and the region inside it."""
+
+    array: SafeArray
+    edges: tuple[npt.NDArray[np.int64], ...]
+    region: tuple[slice, ...]
+
+    def fill(self, part: npt.NDArray[Any], block_id: Sequence[int]) -> npt.NDArray[Any]:
+        """The write block ``block_id``: stored values around the region's ``part``."""
+        box = tuple(
+            slice(int(e[i]), int(e[i + 1])) for e, i in zip(self.edges, block_id, strict=True)
+        )
         inside = tuple(
-            slice(max(b.start, s.start), min(b.stop, s.stop))
-            for b, s in zip(bounds, slices, strict=True)
+            slice(max(b.start, r.start), min(b.stop, r.stop))
+            for b, r in zip(box, self.region, strict=True)
         )
-        piece = source[
+        if inside == box:
+            return part
+        block = read_outer(self.array, box)
+        block[
             tuple(
-                slice(i.start - s.start, i.stop - s.start)
-                for i, s in zip(inside, slices, strict=True)
+                slice(i.start - b.start, i.stop - b.start)
+                for i, b in zip(inside, box, strict=True)
             )
-        ]
-        tasks.append(delayed(_write_shard)(target, tuple(bounds), inside, piece))
-    compute(*tasks)  # type: ignore[no-untyped-call]
+        ] = part
+        return block
 
 
-def _write_shard(
-    target: zarr.Array[Any],
-    bounds: tuple[slice, ...],
-    inside: tuple[slice, ...],
-    piece: np.ndarray,
-) -> None:
-    if bounds == inside:
-        target[bounds] = piece
-        return
-    shard = np.asarray(target[bounds])
-    shard[
-        tuple(
-            slice(i.start - b.start, i.stop - b.start) for i, b in zip(inside, bounds, strict=True)
-        )
-    ] = piece
-    target[bounds] = shard
+def _widen(
+    array: SafeArray, source: da.Array, region: tuple[slice, ...], block: Sequence[int]
+) -> tuple[da.Array, tuple[int, ...]]:
+    """The region widened to whole inner chunks, in write blocks; and where it starts."""
+    chunks = array.chunks
+    shards = array.shards or chunks
+    low = tuple((r.start // c) * c for r, c in zip(region, chunks, strict=True))
+    high = tuple(
+        min(-(-r.stop // c) * c, n) for r, c, n in zip(region, chunks, array.shape, strict=True)
+    )
+    widened = streamable_chunks(
+        low, [h - lo for lo, h in zip(low, high, strict=True)], shards, block
+    )
+    edges = tuple(
+        np.concatenate([[lo], lo + np.cumsum(c)]).astype(np.int64)
+        for lo, c in zip(low, widened, strict=True)
+    )
+    # the region's part of each write block: every block meets the region (the widening is
+    # less than one inner chunk a side)
+    parts = tuple(
+        tuple(int(min(e[i + 1], r.stop) - max(e[i], r.start)) for i in range(len(e) - 1))
+        for e, r in zip(edges, region, strict=True)
+    )
+    widening = delayed(_Widening(array, edges, region), traverse=False)
+    data = source.rechunk(parts).map_blocks(  # type: ignore[no-untyped-call]
+        _fill_block, widening, chunks=widened, dtype=source.dtype, meta=source._meta
+    )
+    return data, low
+
+
+def _fill_block(
+    part: npt.NDArray[Any], widening: _Widening, block_id: Sequence[int] | None = None
+) -> npt.NDArray[Any]:
+    assert block_id is not None
+    return widening.fill(part, block_id)
+
+
+def _write_part(
+    array: SafeArray,
+    source: da.Array,
+    region: tuple[slice, ...],
+    guard: tuple[Path, str],
+    budget: int,
+) -> tuple[int, ...]:
+    """Write ``source`` at ``region`` of one level; return the write block used."""
+    shards = array.shards or array.chunks
+    itemsize = np.dtype(array.dtype).itemsize
+    shape = [r.stop - r.start for r in region]
+    block = block_shape(shape, shards, [array.chunks], itemsize, budget)
+    converted = source.astype(array.dtype)  # type: ignore[no-untyped-call]
+    data, origin = _widen(array, converted, region, block)
+    run_streams([stream_job(data, array, origin=origin, guard=guard, keep_untouched=True)])
+    return block

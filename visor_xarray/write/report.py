@@ -1,9 +1,10 @@
 """What a write reports, and the memory it is planned to stay under.
 
 :class:`WriteReport` (one per write) lists a :class:`LevelReport` per level written;
-:func:`predicted_peak` is the memory model the shard shape is chosen by: a write task
-holds its decoded shard plus the source block it came from, so the peak of a write is
-about ``workers * shard_bytes * PEAK_FACTOR``.
+:func:`predicted_peak` is the memory model the write blocks are sized by: a write task
+holds its block and what encoding it takes (:data:`STREAM_FACTOR` times the block), so
+the peak of a write is about
+``workers * block_bytes * STREAM_FACTOR``, whatever the shard size.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from pathlib import Path
 
 import dask
 
-__all__ = ["PEAK_FACTOR", "LevelReport", "WriteReport", "predicted_peak"]
+__all__ = ["STREAM_FACTOR", "LevelReport", "WriteReport", "predicted_peak"]
 
-#: Bytes held per write task, in units of one decoded shard: the source block, the
-#: shard handed to zarrs and zarrs' encoded output (measured in benchmarks/bench_write.py).
-PEAK_FACTOR = 6.0
+#: Decoded bytes a write task holds per byte of its block: the block, the inner chunks
+#: padded to full size at the edges, their encoded bytes and zarr's encode buffers
+#: (measured in benchmarks/bench_write.py and tests/write/test_write_memory.py).
+STREAM_FACTOR = 3.0
 
 
 @dataclass(frozen=True)
@@ -85,12 +87,13 @@ def _workers() -> int:
     return int(configured) if configured else (os.cpu_count() or 1)
 
 
-def predicted_peak(shard_shape: Sequence[int], itemsize: int, workers: int) -> int:
-    """Predicted peak memory of a write: ``workers * shard_bytes * PEAK_FACTOR``.
+def predicted_peak(block_shape: Sequence[int], itemsize: int, workers: int) -> int:
+    """Predicted peak memory of a write: ``workers * block_bytes * STREAM_FACTOR``.
 
     Parameters
     ----------
-    shard_shape : sequence of int
+    block_shape : sequence of int
+        The write block.
     itemsize : int
         Bytes per element.
     workers : int
@@ -101,4 +104,4 @@ def predicted_peak(shard_shape: Sequence[int], itemsize: int, workers: int) -> i
     int
         Bytes.
     """
-    return int(workers * math.prod(shard_shape) * itemsize * PEAK_FACTOR)
+    return int(workers * math.prod(block_shape) * itemsize * STREAM_FACTOR)

@@ -1,0 +1,422 @@
+"""Streaming shard writes: a shard assembled from its inner chunks as they arrive.
+
+A shard (zarr's ``sharding_indexed`` codec) is its inner chunks' encoded bytes, in any
+order, followed (or preceded) by an index of ``(offset, length)`` per inner chunk. zarrs
+and zarr-python encode a whole shard in memory, so their memory grows with the shard
+(28 GB for VISoR's standard raw shard). Here a shard is built in two steps, each a dask
+task, so that memory is bounded by the blocks in flight:
+
+1. :func:`append_block` encodes the inner chunks of one block (with the array's own codec
+   chain, skipping chunks that are all fill value as zarr does) and appends their bytes to
+   the shard's staging file (``.{array}.partial-{token}/{key}``), under an exclusive file
+   lock; it returns where each chunk landed. Many blocks of one shard may append in any
+   order, from any thread or process on the machine.
+2. :func:`finish_shard` writes the index (at the end, or in the space reserved at the
+   start), optionally copying the encoded bytes of chunks the write did not touch from the
+   old shard (region writes: no decode, no re-encode), and renames the staging file onto
+   the shard's key: a killed write leaves the old shard intact, as every commit here does.
+
+Everything a task needs travels as a :class:`ShardTarget` (paths, the array's
+``zarr.json`` and a token): plain data that pickles for ``dask.distributed``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import json
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from zarr.codecs.sharding import ShardingCodec
+from zarr.core.array_spec import ArrayConfig, ArraySpec
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.buffer.cpu import Buffer, NDBuffer
+from zarr.core.codec_pipeline import BatchedCodecPipeline
+from zarr.core.dtype.npy.int import UInt64
+from zarr.core.metadata import ArrayV3Metadata
+from zarr.core.sync import sync
+
+from visor_xarray.zarr_io.commit import _check_guard
+from visor_xarray.zarr_io.markers import SCRATCH_INFIX
+
+__all__ = ["ChunkRecord", "ShardTarget", "append_block", "finish_shard", "shard_target"]
+
+#: Index entry of an empty inner chunk (the sharding codec's convention).
+_EMPTY = 2**64 - 1
+
+#: ``(chunk coordinates within the shard, offset in the staging file, length)``.
+ChunkRecord = tuple[tuple[int, ...], int, int]
+
+
+@dataclass(frozen=True)
+class ShardTarget:
+    """Where and how the shards of one write to one level array are assembled.
+
+    Parameters
+    ----------
+    directory : str
+        The level array's directory.
+    metadata : str
+        Its ``zarr.json`` (the codec chains are rebuilt from it in each process).
+    token : str
+        Names this write's staging directory, ``.{array}.partial-{token}``.
+    guard : tuple of (str, str) or None
+        ``(image directory, marker token)``: shards are committed only while the image's
+        in-progress marker still names this write.
+    """
+
+    directory: str
+    metadata: str
+    token: str
+    guard: tuple[str, str] | None = None
+
+    @property
+    def staging(self) -> Path:
+        """The staging directory of this write."""
+        level = Path(self.directory)
+        return level.parent / f".{level.name}{SCRATCH_INFIX}{self.token}"
+
+    @property
+    def geometry(self) -> _Geometry:
+        """Shard and chunk shapes and codec pipelines (built once per process)."""
+        return _geometry(self.metadata)
+
+    def shard_file(self, shard: Sequence[int]) -> Path:
+        """The stored file of shard ``shard`` (grid coordinates)."""
+        key = self.geometry.metadata.encode_chunk_key(tuple(int(c) for c in shard))
+        return Path(self.directory) / key
+
+    def staging_file(self, shard: Sequence[int]) -> Path:
+        """The staging file of shard ``shard``."""
+        return self.staging / ("c." + ".".join(str(int(c)) for c in shard))
+
+
+def shard_target(
+    directory: Path, metadata: Any, token: str, guard: tuple[Path, str] | None
+) -> ShardTarget:
+    """A :class:`ShardTarget` for a level array.
+
+    Parameters
+    ----------
+    directory : pathlib.Path
+        The level array's directory.
+    metadata : zarr.core.metadata.ArrayV3Metadata
+        Its metadata; must be Zarr v3 and sharded.
+    token : str
+        Unique per write.
+    guard : tuple or None
+        ``(image directory, marker token)``.
+
+    Returns
+    -------
+    ShardTarget
+
+    Raises
+    ------
+    ValueError
+        If the array is not sharded.
+    """
+    if not isinstance(metadata, ArrayV3Metadata):
+        raise ValueError("streaming shard writes need a Zarr v3 array")
+    text = json.dumps(metadata.to_dict())
+    _geometry(text)  # refuse unsharded arrays here, not in a task
+    return ShardTarget(
+        str(directory), text, token, None if guard is None else (str(guard[0]), str(guard[1]))
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _Geometry:
+    metadata: ArrayV3Metadata
+    sharding: ShardingCodec
+    shard_shape: tuple[int, ...]
+    chunk_shape: tuple[int, ...]
+    chunks_per_shard: tuple[int, ...]
+    chunk_spec: ArraySpec
+    index_spec: ArraySpec
+    inner: BatchedCodecPipeline
+    index: BatchedCodecPipeline
+    index_size: int
+    index_at_start: bool
+    fill_value: Any
+
+
+@functools.lru_cache(maxsize=32)
+def _geometry(text: str) -> _Geometry:
+    metadata = ArrayV3Metadata.from_dict(json.loads(text))
+    codecs = metadata.codecs
+    if len(codecs) != 1 or not isinstance(codecs[0], ShardingCodec):
+        raise ValueError("streaming shard writes need a sharded array (one sharding codec)")
+    sharding = codecs[0]
+    shard_shape = tuple(int(s) for s in metadata.chunk_grid.chunk_shape)  # type: ignore[attr-defined]
+    chunk_shape = tuple(int(c) for c in sharding.chunk_shape)
+    per_shard = tuple(s // c for s, c in zip(shard_shape, chunk_shape, strict=True))
+    prototype = default_buffer_prototype()
+    config = ArrayConfig(order="C", write_empty_chunks=False)
+    chunk_spec = ArraySpec(
+        shape=chunk_shape,
+        dtype=metadata.data_type,
+        fill_value=metadata.fill_value,
+        config=config,
+        prototype=prototype,
+    )
+    index_spec = ArraySpec(
+        shape=(*per_shard, 2),
+        dtype=UInt64(endianness="little"),
+        fill_value=_EMPTY,
+        config=config,
+        prototype=prototype,
+    )
+    # zarr-python's own pipeline, whatever zarr's configured default: zarrs encodes only
+    # into stores, not single chunks in memory.
+    inner = BatchedCodecPipeline.from_codecs(sharding.codecs)
+    index = BatchedCodecPipeline.from_codecs(sharding.index_codecs)
+    index_size = index.compute_encoded_size(16 * int(np.prod(per_shard)), index_spec)
+    location = getattr(sharding.index_location, "value", sharding.index_location)
+    return _Geometry(
+        metadata=metadata,
+        sharding=sharding,
+        shard_shape=shard_shape,
+        chunk_shape=chunk_shape,
+        chunks_per_shard=per_shard,
+        chunk_spec=chunk_spec,
+        index_spec=index_spec,
+        inner=inner,
+        index=index,
+        index_size=int(index_size),
+        index_at_start=location == "start",
+        fill_value=metadata.fill_value,
+    )
+
+
+def _is_fill(chunk: npt.NDArray[Any], fill: Any) -> bool:
+    if isinstance(fill, float) and np.isnan(fill):
+        return bool(np.all(np.isnan(chunk)))
+    return bool(np.all(chunk == fill))
+
+
+def _encode(geometry: _Geometry, chunks: Sequence[npt.NDArray[Any]]) -> list[bytes]:
+    batch = [
+        (NDBuffer.from_numpy_array(np.ascontiguousarray(chunk)), geometry.chunk_spec)
+        for chunk in chunks
+    ]
+    encoded = sync(geometry.inner.encode(batch))
+    return [b"" if buffer is None else buffer.to_bytes() for buffer in encoded]
+
+
+def _full_chunk(
+    geometry: _Geometry, data: npt.NDArray[Any], index: tuple[slice, ...]
+) -> npt.NDArray[Any]:
+    """The inner chunk at ``index`` of ``data``, padded with fill value beyond its edge."""
+    part = data[index]
+    if part.shape == geometry.chunk_shape:
+        return part
+    full = np.full(geometry.chunk_shape, geometry.fill_value, dtype=data.dtype)
+    full[tuple(slice(0, n) for n in part.shape)] = part
+    return full
+
+
+def append_block(
+    target: ShardTarget, start: Sequence[int], data: npt.NDArray[Any]
+) -> tuple[tuple[int, ...], list[ChunkRecord]]:
+    """Encode the inner chunks of a block and append them to its shard's staging file.
+
+    Parameters
+    ----------
+    target : ShardTarget
+    start : sequence of int
+        The block's first voxel in the array; it must lie on the inner chunk grid, and the
+        block within one shard (its end on the grid too, or at the array's edge).
+    data : numpy.ndarray
+        The block.
+
+    Returns
+    -------
+    tuple
+        The shard's grid coordinates and a :data:`ChunkRecord` per non-empty chunk.
+
+    Raises
+    ------
+    ValueError
+        If the block is not aligned on the inner chunks or crosses a shard.
+    """
+    geometry = target.geometry
+    chunk, shard_shape = geometry.chunk_shape, geometry.shard_shape
+    first = [int(s) for s in start]
+    if any(f % c for f, c in zip(first, chunk, strict=True)):
+        raise ValueError(f"block at {tuple(first)} is not on the inner chunk grid {chunk}")
+    shard = tuple(f // s for f, s in zip(first, shard_shape, strict=True))
+    last = [f + n - 1 for f, n in zip(first, data.shape, strict=True)]
+    if any(v // s != k for v, s, k in zip(last, shard_shape, shard, strict=True)):
+        raise ValueError(f"block at {tuple(first)} of shape {data.shape} crosses a shard")
+    counts = [-(-n // c) for n, c in zip(data.shape, chunk, strict=True)]
+    positions, pieces = [], []
+    for local in np.ndindex(*counts):
+        index = tuple(slice(i * c, (i + 1) * c) for i, c in zip(local, chunk, strict=True))
+        piece = _full_chunk(geometry, data, index)
+        if _is_fill(piece, geometry.fill_value):
+            continue
+        within = tuple(
+            (f % s) // c + i for f, s, c, i in zip(first, shard_shape, chunk, local, strict=True)
+        )
+        positions.append(within)
+        pieces.append(piece)
+    if not pieces:
+        return shard, []
+    encoded = _encode(geometry, pieces)
+    records: list[ChunkRecord] = []
+    file = target.staging_file(shard)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    try:
+        # One writer at a time per shard: the offsets are the file's size under the lock.
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        offset = os.fstat(descriptor).st_size
+        if offset == 0 and geometry.index_at_start:
+            os.write(descriptor, bytes(geometry.index_size))  # room for the index
+            offset = geometry.index_size
+        for position, payload in zip(positions, encoded, strict=True):
+            records.append((position, offset, len(payload)))
+            offset += len(payload)
+        _write_all(descriptor, b"".join(encoded))
+    finally:
+        os.close(descriptor)  # releases the lock
+    return shard, records
+
+
+def _write_all(descriptor: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        written = os.write(descriptor, view)
+        view = view[written:]
+
+
+def _old_index(geometry: _Geometry, file: Path) -> npt.NDArray[np.uint64] | None:
+    """The index of a stored shard (None if there is no shard file)."""
+    try:
+        size = file.stat().st_size
+    except FileNotFoundError:
+        return None
+    with open(file, "rb") as stream:
+        if not geometry.index_at_start:
+            stream.seek(size - geometry.index_size)
+        raw = stream.read(geometry.index_size)
+    (decoded,) = sync(geometry.index.decode([(Buffer.from_bytes(raw), geometry.index_spec)]))
+    assert decoded is not None
+    return np.asarray(decoded.as_numpy_array(), dtype=np.uint64)
+
+
+def finish_shard(
+    target: ShardTarget,
+    shard: Sequence[int],
+    records: Iterable[ChunkRecord],
+    *,
+    keep_untouched: bool = False,
+) -> int:
+    """Write a shard's index and commit its staging file onto the shard's key.
+
+    Parameters
+    ----------
+    target : ShardTarget
+    shard : sequence of int
+        The shard's grid coordinates.
+    records : iterable of ChunkRecord
+        Where the write put each chunk (from :func:`append_block`).
+    keep_untouched : bool, default False
+        Copy the encoded bytes of the chunks the write did not touch from the stored
+        shard (region writes); otherwise they are empty.
+
+    Returns
+    -------
+    int
+        Bytes of the committed shard (0 when every chunk is empty: no file is kept).
+    """
+    geometry = target.geometry
+    index = np.full((*geometry.chunks_per_shard, 2), _EMPTY, dtype=np.uint64)
+    written: set[tuple[int, ...]] = set()
+    for position, offset, length in records:
+        index[position] = (offset, length)
+        written.add(tuple(position))
+    staging = target.staging_file(shard)
+    final = target.shard_file(shard)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    with open(staging, "ab") as stream:
+        size = stream.tell()
+        if size == 0 and geometry.index_at_start:
+            stream.write(bytes(geometry.index_size))
+            size = geometry.index_size
+        if keep_untouched:
+            size = _copy_untouched(geometry, final, stream, index, written, size)
+    if bool(np.all(index[..., 0] == _EMPTY)):
+        _check_guard(_guard(target))
+        staging.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            final.unlink()
+        return 0
+    (encoded,) = sync(
+        geometry.index.encode([(NDBuffer.from_numpy_array(index), geometry.index_spec)])
+    )
+    assert encoded is not None
+    payload = encoded.to_bytes()
+    if geometry.index_at_start:
+        with open(staging, "r+b") as stream:
+            stream.write(payload)
+    else:
+        with open(staging, "ab") as stream:
+            stream.write(payload)
+            size += len(payload)
+    _check_guard(_guard(target))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging.replace(final)
+    return size
+
+
+def _guard(target: ShardTarget) -> tuple[Path, str] | None:
+    return None if target.guard is None else (Path(target.guard[0]), target.guard[1])
+
+
+def _copy_untouched(
+    geometry: _Geometry,
+    old: Path,
+    stream: Any,
+    index: npt.NDArray[np.uint64],
+    written: set[tuple[int, ...]],
+    size: int,
+) -> int:
+    """Append the encoded bytes of the stored shard's chunks the write did not touch."""
+    old_index = _old_index(geometry, old)
+    if old_index is None:
+        return size
+    with open(old, "rb") as source:
+        for position in np.ndindex(*geometry.chunks_per_shard):
+            offset, length = (int(v) for v in old_index[position])
+            if position in written or offset == _EMPTY:
+                continue
+            source.seek(offset)
+            _copy_bytes(source, stream, length)
+            index[position] = (size, length)
+            size += length
+    return size
+
+
+def _copy_bytes(source: Any, target: Any, length: int, buffer: int = 16 * 2**20) -> None:
+    remaining = length
+    while remaining:
+        block = source.read(min(buffer, remaining))
+        if not block:
+            raise OSError("the stored shard ended before its index said")
+        target.write(block)
+        remaining -= len(block)
+
+
+def remove_staging(target: ShardTarget) -> None:
+    """Delete this write's staging directory (after a failure, or its leftovers)."""
+    shutil.rmtree(target.staging, ignore_errors=True)

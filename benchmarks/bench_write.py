@@ -17,6 +17,16 @@ Usage::
                                      [--contenders NAME ...]
 
 ``--size-gib 0.05 --repeats 1`` is a quick smoke run (about a minute; 13 subprocesses).
+
+VISoR's big standard shards (``benchmarks/_big_shards.py``)::
+
+    python benchmarks/bench_write.py --suite standard [--cases raw-2g recon-4g raw-8g]
+    python benchmarks/bench_write.py --suite region [--frames 2048 8192]
+
+``standard`` writes one image in one 2, 4 or 8 GiB shard with the streaming writer and,
+where they fit in memory, the whole-shard writers (zarrs, zarr-python, tensorstore);
+``region`` writes 64 frames into a raw stack stored in one shard (28 GB decoded for 8192
+frames; about 30 GB of disk) and reads them back with four readers.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
+from _big_shards import CASES, DEFAULT_CASES, run_region, run_standard, worker_main
 from _common import (
     DATA_DIR,
     GIB,
@@ -956,7 +967,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="where to write (kept)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file")
-    parser.add_argument("--worker", choices=list(KINDS), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--suite",
+        choices=("contenders", "standard", "region"),
+        default="contenders",
+        help="contenders: to_vsr against its peers (default); standard: VISoR's big"
+        " standard shards against whole-shard writers; region: 64 frames into a 28 GB shard",
+    )
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        choices=list(CASES),
+        default=list(DEFAULT_CASES),
+        metavar="CASE",
+        help=f"standard suite: subset of {', '.join(CASES)}",
+    )
+    parser.add_argument(
+        "--frames",
+        nargs="+",
+        type=int,
+        default=[2048, 8192],
+        help="region suite: stack depths (default 2048 8192; 8192 is VISoR's 28 GB shard)",
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--pool", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
@@ -966,15 +1000,63 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def big_shards_main(args: argparse.Namespace) -> int:
+    """The ``standard`` and ``region`` suites (see ``_big_shards.py``)."""
+    signal.signal(signal.SIGTERM, _terminate)
+    started = time.perf_counter()
+    title = "standard shards" if args.suite == "standard" else "region writes into big shards"
+    report: list[str] = [f"# Write benchmark, {title} (`benchmarks/bench_write.py`)", ""]
+
+    def say(line: str = "") -> None:
+        print(line, flush=True)
+        report.append(line)
+
+    for line in environment_lines(["tensorstore", "visor-py"]):
+        say(f"- {line}")
+    say(
+        "- inner chunk 64^3, blosc zstd 5 + shuffle, index bytes+crc32c at the end;"
+        " default `write_memory_budget` (512 MiB); every run a fresh subprocess; peak RSS"
+        " = the kernel's high-water mark (VmHWM) during the write; growth = that minus the"
+        " RSS just before it (a numpy source is not counted)"
+    )
+    say()
+    pool_file = DATA_DIR / f"tile-pool-{RAW_CHUNK[2]}-8-{args.seed}.npy"
+    tile_pool(RAW_CHUNK[2], seed=args.seed, cache=pool_file)
+    with work_directory(args.workdir, args.keep, prefix="bench_write_") as workdir:
+        script = Path(__file__).resolve()
+        if args.suite == "standard":
+            say(f"## One image, one big shard (median of {args.repeats} run(s))")
+            say()
+            run_standard(script, workdir, pool_file, args.repeats, args.seed, args.cases, say)
+        else:
+            say("## 64 new frames written into the middle of one raw stack-channel shard")
+            say()
+            run_region(script, workdir, pool_file, args.seed, args.frames, say)
+    say()
+    say(f"- load average (1/5/15 min) at the end: {load_line()}")
+    say(f"- total benchmark time {time.perf_counter() - started:.0f} s")
+    if args.markdown is not None:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text("\n".join(report) + "\n", encoding="utf-8")
+    return 0
+
+
 def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)  # unwinds, so the temporary directory is removed
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.worker and args.suite != "contenders":
+        worker_main(args.suite, args.worker, Path(args.out), args.pool, args.seed)
+        return 0
     if args.worker:
+        if args.worker not in KINDS:
+            raise SystemExit(f"unknown contender {args.worker!r}; choose from {list(KINDS)}")
         worker(args)
         return 0
+    if args.suite != "contenders":
+        return big_shards_main(args)
     signal.signal(signal.SIGTERM, _terminate)
     started = time.perf_counter()
     report: list[str] = ["# Write benchmark (`benchmarks/bench_write.py`)", ""]

@@ -324,9 +324,11 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
             or z, y and x (other types). A sequence: the relative factors of each extra
             level, as tuples (one per dim) or ``{dim: factor}``.
         shard_shape, chunk_shape : sequence of int, optional
-            Storage geometry. Default inner chunk: 64 per spatial dim; default shard: the
-            largest multiple of the chunk whose decoded size fits
-            ``write_memory_budget / (workers * PEAK_FACTOR)``.
+            Storage geometry. Default inner chunk: 64 per spatial dim; default shard:
+            VISoR's standard layout (one shard per stack and channel up to 8192 frames;
+            2048 a side for recon images), clipped to the image
+            (:mod:`visor_xarray.write.layouts`). Shards are streamed in bounded memory
+            whatever their size; ``write_memory_budget`` sets only the work in flight.
         compressors : zarr codec, optional
             Used for every level. Default: blosc zstd 5 with shuffle for level 0 (the
             format's typical value) and zstd 2 for the coarser levels, whose smoothed
@@ -338,16 +340,16 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
             Show a progress bar.
         region : mapping of dim to slice, optional
             Write into this region of level 0 of an existing image (index space); coarser
-            levels are updated. Whole shards inside the region are written directly;
-            partly covered shards are read, merged and rewritten (slower).
+            levels are updated. The shards it touches are rewritten, the encoded bytes
+            of their untouched chunks copied unchanged (no decode, no re-encode).
         method : {"mean", "max", "min"}, default "mean"
             Downsampling of the pyramid.
 
         Returns
         -------
         WriteReport
-            Levels written, time taken and the predicted peak memory
-            (``workers * shard_bytes * PEAK_FACTOR``, with ``PEAK_FACTOR = 6``).
+            Levels written, time taken and the predicted peak memory growth
+            (:func:`visor_xarray.write.memory.predicted_peak`).
 
         Raises
         ------

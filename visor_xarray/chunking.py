@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["grow_chunks"]
+__all__ = ["TASK_BYTES_ENCODING", "grow_chunks"]
+
+#: Encoding entry in which lazy results computed block by block (resampling, stitching)
+#: declare the bytes their costliest block task holds; writes plan with it.
+TASK_BYTES_ENCODING = "visor_task_bytes"
 
 
 def grow_chunks(

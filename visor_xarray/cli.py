@@ -12,7 +12,7 @@ import argparse
 import contextlib
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from visor_xarray._cli_args import (
     positive,
 )
 from visor_xarray.errors import VisorError
+from visor_xarray.progress import progress_bar
 
 __all__ = ["main"]
 
@@ -38,17 +39,6 @@ def _table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[None]:
-    if not enabled:
-        yield
-        return
-    from dask.diagnostics.progress import ProgressBar
-
-    with ProgressBar(out=sys.stderr):  # type: ignore[no-untyped-call]
-        yield
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -120,7 +110,7 @@ def _cmd_pyramid(args: argparse.Namespace) -> int:
     from visor_xarray.write import add_levels
 
     kind, name = choose_image(args.path, args.image)
-    with _progress(not args.quiet):
+    with progress_bar(not args.quiet):
         report = add_levels(
             args.path, image_type=kind, name=name, levels=args.levels, method=args.method
         )
@@ -154,7 +144,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
     out = Path(
         args.out or f"{Path(args.path).stem}_{picture.attrs.get('image_name', 'image')}.png"
     )
-    with _progress(not args.quiet):
+    with progress_bar(not args.quiet):
         written = picture.visor.to_png(out, dim=dim)
     print(
         f"wrote {written} ({', '.join(f'{k}={v}' for k, v in selection.items())}, MIP along {dim})"
@@ -176,7 +166,7 @@ def _cmd_resample(args: argparse.Namespace) -> int:
     name = args.name or f"{source.attrs['image_name']}_{args.to}_{args.version}"
     check_name(name, "image name", "--name", args.out)
     result = source.visor.resample(to_space=args.to, version=args.version, spacing=args.spacing)
-    with _progress(not args.quiet):
+    with progress_bar(not args.quiet):
         report = result.astype(source.dtype).visor.to_vsr(
             args.out,
             image_type=args.type,

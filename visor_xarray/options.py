@@ -99,9 +99,8 @@ class set_options:
         is the Rust pipeline; ``"default"`` is zarr-python's own. The choice is scoped to
         the arrays this library builds: zarr's global configuration is never changed.
     write_memory_budget : int
-        Bytes a write may hold in memory: it sizes the blocks the writers encode at once
-        (``budget / (workers * STREAM_FACTOR)`` each, see
-        :mod:`visor_xarray.write.stream`), never the shards.
+        Bytes a write may hold in memory, shared by its workers: it sizes the blocks the
+        writers encode at once (see :mod:`visor_xarray.write.memory`), never the shards.
     dask_chunk_bytes : int
         Target size of dask chunks made from shards by ``chunks={}``.
     zarrs_threads : int or None

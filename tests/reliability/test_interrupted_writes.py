@@ -315,12 +315,14 @@ def sample(base: Path, tmp_path: Path) -> Path:
     return copy_of(base, tmp_path)
 
 
-def failing(data: xr.DataArray, after_blocks: int) -> xr.DataArray:
-    """``data`` as dask blocks of one shard each; block number ``after_blocks`` raises."""
+def failing(data: xr.DataArray, after_blocks: int, image: Path) -> xr.DataArray:
+    """``data`` as dask blocks of one shard each; once the write of ``image`` has started
+    (its marker exists: blocks computed to plan the write do not count), block number
+    ``after_blocks`` raises."""
     counter = {"n": 0}
 
     def block(values: np.ndarray) -> np.ndarray:
-        counter["n"] += 1
+        counter["n"] += (image / WRITE_MARKER).exists()
         if counter["n"] > after_blocks:
             raise RuntimeError("source failed")
         return values
@@ -361,7 +363,7 @@ def test_marker_exists_during_the_write_and_is_removed_after(sample: Path) -> No
 def test_failed_write_is_marked_incomplete_and_repaired_by_rewriting(sample: Path) -> None:
     data = kill_data(None, seed=3)
     with pytest.raises(RuntimeError, match="source failed"):
-        failing(data, after_blocks=3).visor.to_vsr(
+        failing(data, after_blocks=3, image=sample / RAW / "fresh.zarr").visor.to_vsr(
             sample,
             image_type="raw",
             name="fresh",
@@ -393,7 +395,9 @@ def test_failed_write_is_marked_incomplete_and_repaired_by_rewriting(sample: Pat
 def test_failed_mode_a_rewrite_is_repaired_by_mode_a(sample: Path) -> None:
     data = kill_data(None, seed=4)
     with pytest.raises(RuntimeError):
-        failing(data, after_blocks=2).visor.to_vsr(sample, image_type="raw", name=TARGET, mode="a")
+        failing(data, after_blocks=2, image=sample / RAW / f"{TARGET}.zarr").visor.to_vsr(
+            sample, image_type="raw", name=TARGET, mode="a"
+        )
     assert validate(sample) != []
     data.visor.to_vsr(sample, image_type="raw", name=TARGET, mode="a")
     assert validate(sample, deep=True) == []
@@ -522,9 +526,9 @@ def test_region_write_failing_midway_keeps_every_shard_old_or_new(
     new = expected_levels(sample, data, tmp_path, "region")
     before = digest(sample)
     with pytest.raises(RuntimeError):
-        region_of(failing(data, after_blocks=3)).visor.to_vsr(
-            sample, image_type="raw", name=TARGET, mode="r+", region=KILL_REGION
-        )
+        region_of(
+            failing(data, after_blocks=3, image=sample / RAW / f"{TARGET}.zarr")
+        ).visor.to_vsr(sample, image_type="raw", name=TARGET, mode="r+", region=KILL_REGION)
     assert check_after_fault(sample, before, old, new, keep)
     repair_and_check(sample, "region", data, new)
 

@@ -12,13 +12,11 @@ atomically by the writer's arrays, so no file is ever left truncated.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import shutil
-import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +44,10 @@ from visor_xarray.errors import (
     NotAVsrError,
     UnknownLevelError,
 )
+from visor_xarray.progress import progress_bar
 from visor_xarray.schema import Selection
 from visor_xarray.store import VsrStore
-from visor_xarray.write.plan import task_budget
+from visor_xarray.write.memory import block_budget, task_memory
 from visor_xarray.write.stream import (
     StreamJob,
     block_shape,
@@ -65,17 +64,6 @@ from visor_xarray.zarr_io import (
 )
 
 __all__ = ["CopyReport", "copy_sample"]
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[None]:
-    if not enabled:
-        yield
-        return
-    from dask.diagnostics.progress import ProgressBar
-
-    with ProgressBar(out=sys.stderr):  # type: ignore[no-untyped-call]
-        yield
 
 
 def _grid(shape: Sequence[int], shards: Sequence[int]) -> tuple[tuple[int, ...], ...]:
@@ -108,7 +96,7 @@ def _reencode(
 ) -> tuple[list[StreamJob], int]:
     """Create the plan's levels in the destination; return their streamed writes."""
     jobs, shards = [], 0
-    budget = task_budget()
+    budget = block_budget(task_memory())
     for level in plan.levels:
         source = store.level_array(plan.image_type, plan.name, level, attrs=plan.source_attrs)
         chosen = plan.encodings[level]
@@ -177,7 +165,7 @@ def _copy(
         pairs.extend(plan.files)
     copy = delayed(copy_files, pure=False)
     copies = [copy(batch, destination, token) for batch in batches(pairs)]
-    with _progress(progress):
+    with progress_bar(progress):
         results = run_streams(jobs, copies)
     copied = sum(int(r) for r in results if isinstance(r, int))
     return shards, copied

@@ -41,6 +41,7 @@ import numpy.typing as npt
 import xarray as xr
 from dask.base import tokenize
 
+from visor_xarray.chunking import TASK_BYTES_ENCODING
 from visor_xarray.resample.block_shape import default_block
 from visor_xarray.resample.footprint import SPLINE_MARGIN, footprint_margin
 from visor_xarray.resample.graph import chunked_blocks, lazy_blocks
@@ -185,7 +186,7 @@ def build_blocks(
     lead_chunks: Sequence[tuple[int, ...]],
     make_plan: Any = ResamplePlan,
     name: str = "resample",
-) -> da.Array:
+) -> tuple[da.Array, int]:
     """The lazy output blocks of a resampling (or, with another ``make_plan``, a stitch).
 
     Parameters
@@ -209,7 +210,8 @@ def build_blocks(
 
     Returns
     -------
-    dask.array.Array
+    tuple
+        The dask array, and the bytes its costliest block task holds (estimated).
     """
     to_coords = values_to_affine(data.coords)
     out_of_grid = grid.index_to_space()
@@ -236,10 +238,13 @@ def build_blocks(
         plan.__class__.__name__,
         [getattr(plan, f, None) for f in ("stack_axis", "stacks", "blend")],
     )
+    task_bytes = plan.task_bytes(data.dtype.itemsize)
     if data.reader is not None:
-        return lazy_blocks(plan, data.reader, lead_chunks=lead_chunks, name=f"{name}-{token}")
+        blocks = lazy_blocks(plan, data.reader, lead_chunks=lead_chunks, name=f"{name}-{token}")
+        return blocks, task_bytes
     assert data.array is not None
-    return chunked_blocks(plan, data.array, lead_chunks=lead_chunks, name=f"{name}-{token}")
+    blocks = chunked_blocks(plan, data.array, lead_chunks=lead_chunks, name=f"{name}-{token}")
+    return blocks, task_bytes
 
 
 def resample_to_grid(
@@ -341,7 +346,7 @@ def resample_to_grid(
             transforms[position] = transform[position]
         else:
             raise ValueError(f"no transform given for leading position {position}")
-    data = build_blocks(
+    data, task_bytes = build_blocks(
         as_they_are(source),
         transforms,
         grid,
@@ -349,7 +354,7 @@ def resample_to_grid(
         chunks,
         lead_chunks=[(1,) * n for n in lead_shape],
     )
-    return wrap_result(data, source, lead_dims, grid, space, interpolation)
+    return wrap_result(data, source, lead_dims, grid, space, interpolation, task_bytes)
 
 
 def wrap_result(
@@ -359,6 +364,7 @@ def wrap_result(
     grid: OutputGrid,
     space: str | None,
     interpolation: Interpolation,
+    task_bytes: int,
 ) -> xr.DataArray:
     """The resampled blocks as a DataArray: the source's leading coordinates, the grid's.
 
@@ -373,6 +379,9 @@ def wrap_result(
     space : str or None
         Target space name, for the coordinates' ``long_name``.
     interpolation : Interpolation
+    task_bytes : int
+        Bytes the costliest block task holds, declared in the encoding
+        (``visor_task_bytes``) for writers to plan with.
 
     Returns
     -------
@@ -389,6 +398,8 @@ def wrap_result(
         "boundary_mode": interpolation.mode,
         "fill_value": interpolation.cval,
     }
-    return xr.DataArray(
+    result = xr.DataArray(
         data, dims=(*lead_dims, *SPATIAL_DIMS), coords=coords, attrs=attrs, name=source.name
     )
+    result.encoding[TASK_BYTES_ENCODING] = int(task_bytes)
+    return result

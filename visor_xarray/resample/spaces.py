@@ -165,7 +165,7 @@ def resample_dataarray(
     )
     chosen = output_grid(prepared, spacing=spacing, bounds=bounds, grid=grid)
     data = data_to_read(prepared, chosen, level)
-    blocks = build_blocks(
+    blocks, task_bytes = build_blocks(
         data,
         {p: prepared.coord_maps[p] for p in prepared.positions},
         chosen,
@@ -174,7 +174,7 @@ def resample_dataarray(
         lead_chunks=[(1,) * int(prepared.source.sizes[d]) for d in prepared.lead_dims],
     )
     result = wrap_result(
-        blocks, prepared.source, prepared.lead_dims, chosen, to_space, interpolation
+        blocks, prepared.source, prepared.lead_dims, chosen, to_space, interpolation, task_bytes
     )
     result.attrs = {**_provenance(prepared, data.level), **result.attrs}
     return result

@@ -123,7 +123,7 @@ def stitch_stacks(
     data = data_to_read(prepared, chosen, level)
     stack_axis = prepared.lead_dims.index("vs")
     out_lead = tuple(d for d in prepared.lead_dims if d != "vs")
-    blocks = build_blocks(
+    blocks, task_bytes = build_blocks(
         data,
         {p: prepared.coord_maps[p] for p in prepared.positions},
         chosen,
@@ -138,7 +138,9 @@ def stitch_stacks(
         ),
         name="stitch",
     )
-    result = wrap_result(blocks, prepared.source, out_lead, chosen, to_space, interpolation)
+    result = wrap_result(
+        blocks, prepared.source, out_lead, chosen, to_space, interpolation, task_bytes
+    )
     attrs = {
         key: value
         for key, value in _provenance(prepared, data.level).items()

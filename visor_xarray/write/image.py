@@ -22,15 +22,18 @@ import numpy as np
 import xarray as xr
 
 from visor_xarray import layout
+from visor_xarray.chunking import TASK_BYTES_ENCODING
 from visor_xarray.errors import InvalidArrayError, MetadataError, TargetExistsError
+from visor_xarray.progress import progress_bar
 from visor_xarray.store import VsrStore
 from visor_xarray.write.layouts import default_chunks, standard_shards
 from visor_xarray.write.levels import pyramid_compressors, write_pyramid
+from visor_xarray.write.memory import predicted_peak, source_cost, task_memory
 from visor_xarray.write.metadata import CANONICAL_DIMS, image_attrs_from_dataarray
-from visor_xarray.write.plan import WritePlan, task_budget
+from visor_xarray.write.plan import WritePlan
 from visor_xarray.write.pyramid import level_factors
-from visor_xarray.write.report import LevelReport, WriteReport, _workers, predicted_peak
-from visor_xarray.write.shards import _from_array, _progress
+from visor_xarray.write.report import LevelReport, WriteReport, _workers
+from visor_xarray.write.sources import from_array
 from visor_xarray.write.stream import stream_job
 from visor_xarray.zarr_io import (
     WRITE_MARKER,
@@ -183,6 +186,7 @@ def write_dataarray(
     details = {"image_type": image_type, "name": name, "mode": mode, "levels": len(factors) + 1}
     # The marker makes an interrupted write detectable and refuses a second writer; every
     # shard is committed atomically (zarr_io.shard_stream), so a kill never truncates one.
+    source = array.data if isinstance(array.data, da.Array) else None
     with image_write(
         directory,
         store.path,
@@ -202,7 +206,8 @@ def write_dataarray(
             factors=tuple(tuple(int(f) for f in step) for step in factors),
             method=method,
             guard=(directory, marker["token"]),
-            budget=task_budget(),
+            memory=task_memory(),
+            cost=source_cost(source, array.encoding.get(TASK_BYTES_ENCODING, 0)),
         )
         # "w" and "a" on an existing image replace its levels with this data (metadata
         # included); the directory is emptied here (keeping the marker), not deleted.
@@ -224,7 +229,6 @@ def write_dataarray(
             directory,
             marker["token"],
         )
-        source = array.data if isinstance(array.data, da.Array) else None
         blocks = plan.blocks(
             array.shape,
             shards,
@@ -234,22 +238,23 @@ def write_dataarray(
             multiple=plan.pyramid_multiple(),
         )
         if source is None:
-            level0 = _from_array(np.asarray(array.data), chunks=blocks)
+            level0 = from_array(np.asarray(array.data), chunks=blocks)
         else:
             level0 = cast(Any, source).astype(dtype, copy=False).rechunk(blocks)
         # Coarser levels come from level 0's blocks while they are in memory (no read-back
         # of level 0), each level from the one before it, in one graph.
-        with _progress(progress):
+        with progress_bar(progress):
             level_reports = write_pyramid(
                 plan, level0, pending=[stream_job(level0, target, guard=plan.guard)], stored=target
             )
-    block = [max(c) for c in blocks]
     return WriteReport(
         path=store.path,
         image_type=image_type,
         name=name,
         levels=(LevelReport("0", tuple(array.shape), shards, chunks), *level_reports),
-        predicted_peak_bytes=predicted_peak(block, dtype.itemsize, _workers()),
+        predicted_peak_bytes=predicted_peak(
+            blocks, dtype.itemsize, source, cost=plan.cost, pyramid=plan.factors
+        ),
         seconds=time.perf_counter() - started,
         workers=_workers(),
     )

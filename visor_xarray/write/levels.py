@@ -24,11 +24,12 @@ from visor_xarray.options import OPTIONS
 from visor_xarray.schema import Level
 from visor_xarray.store import VsrStore
 from visor_xarray.write.layouts import clip_shard
-from visor_xarray.write.plan import WritePlan, task_budget
+from visor_xarray.write.memory import predicted_peak, task_memory
+from visor_xarray.write.plan import WritePlan
 from visor_xarray.write.pyramid import downsample, level_factors
-from visor_xarray.write.report import LevelReport, WriteReport, _workers, predicted_peak
-from visor_xarray.write.shards import _from_array
-from visor_xarray.write.stream import StreamJob, run_streams, stream_job
+from visor_xarray.write.report import LevelReport, WriteReport, _workers
+from visor_xarray.write.sources import from_array
+from visor_xarray.write.stream import StreamJob, block_starts, run_streams, stream_job
 from visor_xarray.zarr_io import SafeArray, default_compressor, guard_writes, image_write
 
 __all__ = ["add_levels", "pyramid_compressors", "write_pyramid"]
@@ -74,15 +75,6 @@ def _reduces_cleanly(
         if not whole and chunk % reduced:
             return False
     return True
-
-
-def _starts(sizes: Sequence[int]) -> list[tuple[int, int]]:
-    """``(size, start)`` of consecutive blocks."""
-    out, start = [], 0
-    for size in sizes:
-        out.append((int(size), start))
-        start += int(size)
-    return out
 
 
 def write_pyramid(
@@ -136,10 +128,10 @@ def write_pyramid(
             jobs = []
             wanted = plan.blocks(shape, shards, chunks, itemsize)
             footprints = tuple(
-                tuple(min(int(n) * f, size - start * f) for n, start in _starts(sizes))
+                tuple(min(int(n) * f, size - start * f) for n, start in block_starts(sizes))
                 for sizes, f, size in zip(wanted, step, stored.shape, strict=True)
             )
-            previous = _from_array(stored, chunks=footprints)
+            previous = from_array(stored, chunks=footprints)
         target = plan.store.create_level(
             plan.image_type,
             plan.name,
@@ -252,7 +244,7 @@ def add_levels(
             factors=tuple(tuple(int(f) for f in step) for step in all_factors),
             method=method,
             guard=(directory, marker["token"]),
-            budget=task_budget(),
+            memory=task_memory(),
         )
         itemsize = np.dtype(last.dtype).itemsize
         last_shards = tuple(int(s) for s in (last.shards or last.chunks))
@@ -267,16 +259,15 @@ def add_levels(
         # unlisted level arrays that the next run overwrites). The first new level reads
         # the coarsest stored one block by block.
         reports = write_pyramid(
-            plan, _from_array(last, chunks=blocks), first_level=existing, stored=last
+            plan, from_array(last, chunks=blocks), first_level=existing, stored=last
         )
         store.write_image_attrs(image_type, name, updated)
-    block = [max(c) for c in blocks]
     return WriteReport(
         store.path,
         image_type,
         name,
         tuple(reports),
-        predicted_peak(block, itemsize, _workers()),
+        predicted_peak(blocks, itemsize),
         time.perf_counter() - started,
         _workers(),
     )

@@ -10,39 +10,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dask.array as da
 import numpy as np
 
-from visor_xarray.options import OPTIONS
 from visor_xarray.schema import ImageAttrs
 from visor_xarray.store import VsrStore
-from visor_xarray.write.report import STREAM_FACTOR, _workers
+from visor_xarray.write.memory import SourceCost, block_budget
 from visor_xarray.write.stream import block_shape, conforming_blocks, streamable_chunks
 
-__all__ = ["WritePlan", "task_budget"]
-
-
-def task_budget(workers: int | None = None) -> int:
-    """Decoded bytes of one write block: the write memory budget shared by the workers.
-
-    Each of ``workers`` tasks holds about ``STREAM_FACTOR`` times its block (see
-    :data:`visor_xarray.write.report.STREAM_FACTOR`).
-
-    Parameters
-    ----------
-    workers : int, optional
-        Write tasks that run at once (default: dask's ``num_workers`` or the CPU count).
-
-    Returns
-    -------
-    int
-    """
-    count = _workers() if workers is None else workers
-    return max(1, int(OPTIONS["write_memory_budget"] / (count * STREAM_FACTOR)))
+__all__ = ["WritePlan"]
 
 
 def _fewest_whole(
@@ -68,6 +48,21 @@ def _fewest_whole(
         else:
             return None
     return tuple(block)
+
+
+def _cut_limits(source: da.Array, chunks: Sequence[int], shards: Sequence[int]) -> tuple[int, ...]:
+    """Per axis, the largest write block that cuts (never regroups) the source's blocks.
+
+    Along an axis where the source's blocks are whole inner chunks inside one shard, a
+    write block stays within one source block; elsewhere only the shard limits it.
+    """
+    limits = []
+    for sizes, chunk, shard in zip(source.chunks, chunks, shards, strict=True):
+        first = int(sizes[0])
+        regular = all(int(n) == first for n in sizes[:-1])
+        whole = len(sizes) == 1 or (regular and first % chunk == 0 and shard % first == 0)
+        limits.append(min(int(shard), max(int(chunk), first)) if whole else int(shard))
+    return tuple(limits)
 
 
 @dataclass(frozen=True)
@@ -96,8 +91,11 @@ class WritePlan:
     guard : tuple of (pathlib.Path, str) or None
         ``(image directory, marker token)``: shards commit only while the marker names
         this write.
-    budget : int
-        Decoded bytes of one write block (:func:`task_budget`).
+    memory : int
+        Bytes one write task may hold (:func:`~visor_xarray.write.memory.task_memory`).
+    cost : SourceCost
+        What computing one block of the source takes
+        (:func:`~visor_xarray.write.memory.source_cost`; nothing for data in memory).
     """
 
     store: VsrStore
@@ -111,7 +109,8 @@ class WritePlan:
     factors: tuple[tuple[int, ...], ...]
     method: str
     guard: tuple[Path, str] | None
-    budget: int
+    memory: int
+    cost: SourceCost = field(default_factory=SourceCost)
 
     def pyramid_multiple(self, first_level: int = 1) -> tuple[int, ...]:
         """Per axis, the product of the factors of levels ``first_level`` and up.
@@ -135,24 +134,38 @@ class WritePlan:
     ) -> tuple[tuple[int, ...], ...]:
         """Dask chunks of the write blocks of one level.
 
-        Blocks are whole inner chunks inside one shard, at most the plan's budget. A dask
-        source whose blocks are already whole inner chunks inside a shard (a resampling,
-        a stitch, a level being downsampled) is written block by block as it is: each
-        write task then depends on one source block, which is freed once written, also
-        on a cluster. Otherwise blocks grow from ``multiple`` inner chunks (so that every
-        coarser level's blocks stay whole inner chunks) while that fits, else from one
-        inner chunk (see :func:`~visor_xarray.write.stream.block_shape`).
+        Blocks are whole inner chunks inside one shard. A dask source whose blocks are
+        already whole inner chunks inside a shard (a resampling, a stitch, an opened
+        image, a level being downsampled) is written block by block as it is, whatever
+        their size: the writer encodes a block batch by batch, so a task holds the
+        source's block and one batch, and each source block is freed once written, also
+        on a cluster (cutting it would copy it). Otherwise blocks grow from ``multiple``
+        inner chunks (so that every coarser level's blocks stay whole inner chunks) while
+        the plan's memory allows, else from one inner chunk (see
+        :func:`~visor_xarray.write.stream.block_shape`); a dask source block they cut is
+        held whole meanwhile, and the blocks shrink to leave room.
         """
+        held = 0
+        # the allocator keeps a freed block for the next one (see write.memory)
+        copies = 1 + int(source is not None and self.cost.allocates)
         if source is not None:
-            own = conforming_blocks(source.chunks, chunks, shards)
-            if own is not None and math.prod(own) * itemsize <= self.budget:
+            if conforming_blocks(source.chunks, chunks, shards) is not None:
+                # the writer encodes a block batch by batch: a source block of any size
+                # is written as it is, holding nothing more than itself and one batch
                 return tuple(tuple(int(n) for n in sizes) for sizes in source.chunks)
+            fits = block_budget(self.memory, cost=self.cost, copies=copies)
             merged = _fewest_whole(source.chunks, chunks, shards)
-            if merged is not None and math.prod(merged) * itemsize <= self.budget:
+            if merged is not None and math.prod(merged) * itemsize <= fits:
                 return streamable_chunks([0] * len(shape), shape, shards, merged)
+            if self.cost.allocates:  # write blocks will cut source blocks, held meanwhile
+                held = math.prod(max(int(n) for n in c) for c in source.chunks) * itemsize
+        # write blocks cut the source's blocks where those are whole inner chunks, never
+        # regroup them (a regrouped block is a new copy; a cut piece is a view)
+        limits = _cut_limits(source, chunks, shards) if source is not None else shards
         bases: list[tuple[int, ...]] = []
         if multiple is not None:
             bases.append(tuple(int(c) * int(m) for c, m in zip(chunks, multiple, strict=True)))
         bases.append(tuple(int(c) for c in chunks))
-        block = block_shape(shape, shards, bases, itemsize, self.budget)
+        budget = block_budget(self.memory, held, self.cost, copies)
+        block = block_shape(shape, limits, bases, itemsize, budget)
         return streamable_chunks([0] * len(shape), shape, shards, block)

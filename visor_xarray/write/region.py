@@ -12,6 +12,7 @@ below once that is committed.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -28,11 +29,22 @@ from dask.delayed import delayed
 from visor_xarray.errors import InvalidArrayError
 from visor_xarray.store import VsrStore
 from visor_xarray.write.image import _canonical
-from visor_xarray.write.plan import task_budget
+from visor_xarray.write.memory import (
+    block_budget,
+    predicted_peak,
+    source_cost,
+    task_memory,
+)
 from visor_xarray.write.pyramid import downsample
-from visor_xarray.write.report import LevelReport, WriteReport, _workers, predicted_peak
-from visor_xarray.write.shards import _from_array
-from visor_xarray.write.stream import block_shape, run_streams, stream_job, streamable_chunks
+from visor_xarray.write.report import LevelReport, WriteReport, _workers
+from visor_xarray.write.sources import from_array
+from visor_xarray.write.stream import (
+    block_shape,
+    block_starts,
+    run_streams,
+    stream_job,
+    streamable_chunks,
+)
 from visor_xarray.zarr_io import SafeArray, guard_writes, image_write, read_outer
 
 __all__ = ["write_region"]
@@ -98,8 +110,8 @@ def write_region(
         raise InvalidArrayError(
             f"{store.path}: data dtype {array.dtype} differs from the image's {target.dtype}"
         )
-    source = (
-        array.data if isinstance(array.data, da.Array) else _from_array(np.asarray(array.data))
+    source: np.ndarray | da.Array = (
+        array.data if isinstance(array.data, da.Array) else np.asarray(array.data)
     )
     details = {
         "image_type": image_type,
@@ -107,32 +119,26 @@ def write_region(
         "region": {d: [s.start, s.stop] for d, s in zip(dims, slices, strict=True)},
     }
     directory = store.image_dir(image_type, name)
-    budget = task_budget()
-    itemsize = np.dtype(target.dtype).itemsize
+    memory = task_memory()
     with image_write(directory, store.path, operation="region", details=details) as marker:
         guard = (directory, marker["token"])
-        reports, block = [], (1,) * len(dims)
+        reports, peak = [], 0
         previous: SafeArray | None = None
         scales = [np.asarray(level.scale) for level in attrs.multiscale.levels]
         for index, level in enumerate(attrs.multiscale.level_paths):
             array_k = guard_writes(
                 store.level_array(image_type, name, level, writable=True, attrs=attrs), *guard
             )
-            if previous is not None:
+            if previous is None:
+                peak = _write_part(array_k, source, slices, guard, memory)
+            else:
                 # this level's part of the region, from the level below (committed)
                 step = tuple(round(float(v)) for v in scales[index] / scales[index - 1])
                 slices = tuple(
                     slice(s.start // f, -(-s.stop // f)) for s, f in zip(slices, step, strict=True)
                 )
-                read = tuple(
-                    slice(s.start * f, min(s.stop * f, n))
-                    for s, f, n in zip(slices, step, previous.shape, strict=True)
-                )
-                below = _from_array(previous, chunks=_read_blocks(previous, budget))[read]
-                source = downsample(below, step, method)
-            level_block = _write_part(array_k, source, slices, guard, budget)
-            if index == 0:
-                block = level_block
+                level_peak = _write_from_below(array_k, previous, slices, step, method, guard)
+                peak = max(peak, level_peak)
             reports.append(
                 LevelReport(
                     level,
@@ -147,17 +153,74 @@ def write_region(
         image_type,
         name,
         tuple(reports),
-        predicted_peak(block, itemsize, _workers()),
+        peak,
         time.perf_counter() - started,
         _workers(),
     )
 
 
-def _read_blocks(array: SafeArray, budget: int) -> tuple[int, ...]:
-    """Blocks to read a stored level in: whole inner chunks within the budget."""
-    shards = array.shards or array.chunks
+class _Window:
+    """A box of a stored level, seen as an array (read through zarrs when sliced)."""
+
+    def __init__(self, array: SafeArray, box: tuple[slice, ...]) -> None:
+        self.array = array
+        self.box = box
+        self.shape = tuple(b.stop - b.start for b in box)
+        self.dtype = np.dtype(array.dtype)
+        self.ndim = len(box)
+
+    def __getitem__(self, key: tuple[slice, ...]) -> npt.NDArray[Any]:
+        shifted = tuple(
+            slice(b.start + (k.start or 0), b.start + (n if k.stop is None else k.stop))
+            for b, k, n in zip(self.box, key, self.shape, strict=True)
+        )
+        return read_outer(self.array, shifted)
+
+
+def _write_from_below(
+    array: SafeArray,
+    below: SafeArray,
+    region: tuple[slice, ...],
+    step: Sequence[int],
+    method: str,
+    guard: tuple[Path, str],
+) -> int:
+    """Recompute ``region`` of a coarser level from the committed level below it.
+
+    The region is widened to whole inner chunks and read from the level below in the
+    footprints of this level's write blocks, so each block reduces into exactly one write
+    block (no stored values to merge, no blocks regrouped). Returns the predicted peak.
+    """
+    chunks = array.chunks
+    shards = array.shards or chunks
     itemsize = np.dtype(array.dtype).itemsize
-    return block_shape(array.shape, shards, [array.chunks], itemsize, budget)
+    low = [(r.start // c) * c for r, c in zip(region, chunks, strict=True)]
+    high = [
+        min(-(-r.stop // c) * c, n) for r, c, n in zip(region, chunks, array.shape, strict=True)
+    ]
+    shape = [h - lo for lo, h in zip(low, high, strict=True)]
+    # a task holds its block and the footprint it reduces (block_reduce sums in slabs)
+    copies = 1 + math.prod(step)
+    budget = block_budget(task_memory(), copies=copies)
+    block = block_shape(shape, shards, [chunks], itemsize, budget)
+    blocks = streamable_chunks(low, shape, shards, block)
+    read = tuple(
+        slice(lo * f, min(h * f, n))
+        for lo, h, f, n in zip(low, high, step, below.shape, strict=True)
+    )
+    reads = tuple(
+        tuple(min(int(b) * f, (r.stop - r.start) - start * f) for b, start in block_starts(sizes))
+        for sizes, f, r in zip(blocks, step, read, strict=True)
+    )
+    window = _Window(below, read)
+    data = da.from_array(  # type: ignore[no-untyped-call]
+        window, chunks=reads, name=False, meta=np.empty((0,) * len(read), below.dtype)
+    )
+    # (downsample regularises irregular input blocks; the write needs exactly ``blocks``)
+    reduced = downsample(data, step, method).rechunk(blocks)  # type: ignore[no-untyped-call]
+    run_streams([stream_job(reduced, array, origin=low, guard=guard, keep_untouched=True)])
+    largest = math.prod(max(c) for c in blocks) * itemsize
+    return predicted_peak(blocks, itemsize) + _workers() * largest * copies
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,7 +253,10 @@ class _Widening:
 
 
 def _widen(
-    array: SafeArray, source: da.Array, region: tuple[slice, ...], block: Sequence[int]
+    array: SafeArray,
+    source: np.ndarray | da.Array,
+    region: tuple[slice, ...],
+    block: Sequence[int],
 ) -> tuple[da.Array, tuple[int, ...]]:
     """The region widened to whole inner chunks, in write blocks; and where it starts."""
     chunks = array.chunks
@@ -212,9 +278,13 @@ def _widen(
         tuple(int(min(e[i + 1], r.stop) - max(e[i], r.start)) for i in range(len(e) - 1))
         for e, r in zip(edges, region, strict=True)
     )
+    if isinstance(source, da.Array):
+        pieces = source.astype(array.dtype).rechunk(parts)  # type: ignore[no-untyped-call]
+    else:
+        pieces = from_array(np.asarray(source, dtype=array.dtype), chunks=parts)  # views
     widening = delayed(_Widening(array, edges, region), traverse=False)
-    data = source.rechunk(parts).map_blocks(  # type: ignore[no-untyped-call]
-        _fill_block, widening, chunks=widened, dtype=source.dtype, meta=source._meta
+    data = pieces.map_blocks(
+        _fill_block, widening, chunks=widened, dtype=array.dtype, meta=pieces._meta
     )
     return data, low
 
@@ -228,17 +298,22 @@ def _fill_block(
 
 def _write_part(
     array: SafeArray,
-    source: da.Array,
+    source: np.ndarray | da.Array,
     region: tuple[slice, ...],
     guard: tuple[Path, str],
-    budget: int,
-) -> tuple[int, ...]:
-    """Write ``source`` at ``region`` of one level; return the write block used."""
+    memory: int,
+) -> int:
+    """Write ``source`` at ``region`` of one level; return the predicted peak memory."""
     shards = array.shards or array.chunks
     itemsize = np.dtype(array.dtype).itemsize
+    lazy = source if isinstance(source, da.Array) else None
+    cost = source_cost(lazy)
+    held = 0
+    if lazy is not None and cost.allocates:
+        held = math.prod(max(c) for c in lazy.chunks) * itemsize
     shape = [r.stop - r.start for r in region]
+    budget = block_budget(memory, held, cost, copies=2 + int(cost.allocates))
     block = block_shape(shape, shards, [array.chunks], itemsize, budget)
-    converted = source.astype(array.dtype)  # type: ignore[no-untyped-call]
-    data, origin = _widen(array, converted, region, block)
+    data, origin = _widen(array, source, region, block)
     run_streams([stream_job(data, array, origin=origin, guard=guard, keep_untouched=True)])
-    return block
+    return predicted_peak(data.chunks, itemsize, lazy, cost=cost, region=True)

@@ -1,28 +1,25 @@
-"""What a write reports, and the memory it is planned to stay under.
+"""What a write reports: the levels written and the peak memory predicted.
 
-:class:`WriteReport` (one per write) lists a :class:`LevelReport` per level written;
-:func:`predicted_peak` is the memory model the write blocks are sized by: a write task
-holds its block and what encoding it takes (:data:`STREAM_FACTOR` times the block), so
-the peak of a write is about
-``workers * block_bytes * STREAM_FACTOR``, whatever the shard size.
+:class:`WriteReport` (one per write) lists a :class:`LevelReport` per level written and
+the peak memory the write was planned under (:mod:`visor_xarray.write.memory`).
 """
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dask
 
-__all__ = ["STREAM_FACTOR", "LevelReport", "WriteReport", "predicted_peak"]
+__all__ = ["BATCH_FACTOR", "TASK_OVERHEAD", "LevelReport", "WriteReport"]
 
-#: Decoded bytes a write task holds per byte of its block: the block, the inner chunks
-#: padded to full size at the edges, their encoded bytes and zarr's encode buffers
-#: (measured in benchmarks/bench_write.py and tests/write/test_write_memory.py).
-STREAM_FACTOR = 3.0
+#: Bytes a write task holds whatever its block (codec state, thread buffers), and per byte
+#: of the batch of inner chunks it encodes at once (their contiguous copies and their
+#: encoding). Fitted to measured peaks (VmHWM) of 0.5-1 GiB writes of compressible and of
+#: microscopy-like content, numpy and lazy sources (tests/write/test_write_memory.py).
+TASK_OVERHEAD = 12 * 2**20
+BATCH_FACTOR = 2
 
 
 @dataclass(frozen=True)
@@ -56,7 +53,8 @@ class WriteReport:
     levels : tuple of LevelReport
         The levels written.
     predicted_peak_bytes : int
-        The memory the write was planned to stay under (:func:`predicted_peak`).
+        The memory the write was planned to stay under
+        (:func:`visor_xarray.write.memory.predicted_peak`).
     seconds : float
         Wall time.
     workers : int
@@ -85,23 +83,3 @@ class WriteReport:
 def _workers() -> int:
     configured = dask.config.get("num_workers", None)
     return int(configured) if configured else (os.cpu_count() or 1)
-
-
-def predicted_peak(block_shape: Sequence[int], itemsize: int, workers: int) -> int:
-    """Predicted peak memory of a write: ``workers * block_bytes * STREAM_FACTOR``.
-
-    Parameters
-    ----------
-    block_shape : sequence of int
-        The write block.
-    itemsize : int
-        Bytes per element.
-    workers : int
-        Write tasks running at once.
-
-    Returns
-    -------
-    int
-        Bytes.
-    """
-    return int(workers * math.prod(block_shape) * itemsize * STREAM_FACTOR)

@@ -30,9 +30,11 @@ from dask.delayed import delayed
 
 from visor_xarray.chunking import grow_chunks
 from visor_xarray.zarr_io import SafeArray
+from visor_xarray.zarr_io.markers import give_up_write
 from visor_xarray.zarr_io.shard_stream import (
     ShardTarget,
     append_block,
+    create_staging,
     finish_shard,
     remove_staging,
     shard_target,
@@ -41,6 +43,7 @@ from visor_xarray.zarr_io.shard_stream import (
 __all__ = [
     "StreamJob",
     "block_shape",
+    "block_starts",
     "conforming_blocks",
     "run_streams",
     "stream_job",
@@ -69,10 +72,13 @@ def conforming_blocks(
     for sizes, chunk, outer in zip(source_chunks, inner, shard, strict=True):
         first = int(sizes[0])
         regular = all(int(n) == first for n in sizes[:-1])
-        if not regular or first % chunk:
-            return None
-        if (len(sizes) > 1 and outer % first) or first > outer:
-            return None  # blocks would straddle shards
+        if len(sizes) == 1:
+            if first > outer:
+                return None
+            found.append(first)  # one block along the axis: from the start to the end
+            continue
+        if not regular or first % chunk or outer % first:
+            return None  # blocks cut inner chunks or straddle shards
         found.append(first)
     return tuple(found)
 
@@ -130,6 +136,24 @@ def _boundaries(start: int, size: int, shard: int, block: int) -> list[int]:
         position = min(shard_start + step, shard_start + shard, end)
         edges.append(position)
     return edges
+
+
+def block_starts(sizes: Sequence[int]) -> list[tuple[int, int]]:
+    """``(size, start)`` of consecutive blocks of sizes ``sizes``.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+
+    Returns
+    -------
+    list of (int, int)
+    """
+    out, start = [], 0
+    for size in sizes:
+        out.append((int(size), start))
+        start += int(size)
+    return out
 
 
 def streamable_chunks(
@@ -292,10 +316,18 @@ def run_streams(jobs: Sequence[StreamJob], others: Sequence[Any] = ()) -> tuple[
     tuple
         The results of ``others``.
     """
+    for job in jobs:
+        create_staging(job.target)
     try:
         results = compute(  # type: ignore[no-untyped-call]
             *(job.result for job in jobs), *others
         )
+    except BaseException:
+        # tasks of this write may still be running: none may commit from here on
+        for job in jobs:
+            if job.target.guard is not None:
+                give_up_write(Path(job.target.guard[0]), job.target.guard[1])
+        raise
     finally:
         for job in jobs:
             remove_staging(job.target)

@@ -28,7 +28,7 @@ from visor_xarray.zarr_io.corruption import _check_indexes, _index_unverified, _
 from visor_xarray.zarr_io.markers import SCRATCH_INFIX, read_write_marker
 from visor_xarray.zarr_io.pipeline import _settings_of
 
-__all__: list[str] = []
+__all__ = ["check_guard"]
 
 
 def _atomic_commit_enabled() -> bool:
@@ -43,7 +43,7 @@ class _AbandonedWriteError(RuntimeError):
     """A shard finished after its write had failed or been taken over: not committed."""
 
 
-def _check_guard(guard: tuple[Path, str] | None) -> None:
+def check_guard(guard: tuple[Path, str] | None) -> None:
     """Refuse to commit a shard once the write that owns it is no longer the live one."""
     if guard is None:
         return
@@ -123,7 +123,7 @@ def _commit_scratch(
     guard: tuple[Path, str] | None = None,
 ) -> None:
     """Move every finished shard onto its key (atomic rename); drop shards now all fill."""
-    _check_guard(guard)
+    check_guard(guard)
     for key, (staged, _) in moves.items():
         source, target = scratch / staged, directory / key
         if source.is_file():

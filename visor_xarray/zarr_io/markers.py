@@ -27,6 +27,7 @@ __all__ = [
     "SCRATCH_INFIX",
     "WRITE_MARKER",
     "WriteInProgressError",
+    "give_up_write",
     "image_write",
     "marker_is_stale",
     "read_write_marker",
@@ -151,6 +152,27 @@ def marker_is_stale(marker: dict[str, Any]) -> bool:
         return True
     recorded = marker.get("pid_start")
     return recorded is not None and _process_start(pid) not in (None, recorded)
+
+
+def give_up_write(image: Path, token: str) -> None:
+    """Mark the write holding ``token`` as failed, so that none of its shards commits.
+
+    Called as soon as a write fails, before its staging files are removed: dask reports
+    the first failed task while others still run, and those check the marker before they
+    commit (:func:`visor_xarray.zarr_io.commit.check_guard`). A marker that another
+    write holds is left alone.
+
+    Parameters
+    ----------
+    image : pathlib.Path
+        The image directory.
+    token : str
+        The write's marker token.
+    """
+    marker = read_write_marker(image)
+    if marker is not None and marker.get("token") == token:
+        with contextlib.suppress(OSError):
+            write_json_atomic(image / WRITE_MARKER, {**marker, "state": "failed"})
 
 
 def scratch_dirs(image: Path) -> list[Path]:

@@ -28,6 +28,7 @@ import functools
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,13 +45,26 @@ from zarr.core.dtype.npy.int import UInt64
 from zarr.core.metadata import ArrayV3Metadata
 from zarr.core.sync import sync
 
-from visor_xarray.zarr_io.commit import _check_guard
+from visor_xarray.zarr_io.commit import check_guard
 from visor_xarray.zarr_io.markers import SCRATCH_INFIX
 
-__all__ = ["ChunkRecord", "ShardTarget", "append_block", "finish_shard", "shard_target"]
+__all__ = [
+    "BATCH_BYTES",
+    "ChunkRecord",
+    "ShardTarget",
+    "append_block",
+    "create_staging",
+    "finish_shard",
+    "remove_staging",
+    "shard_target",
+]
 
 #: Index entry of an empty inner chunk (the sharding codec's convention).
 _EMPTY = 2**64 - 1
+
+#: Decoded bytes of inner chunks encoded at once: a block is encoded in batches, so a
+#: write task holds its block and one batch (and its encoding), not a copy of the block.
+BATCH_BYTES = 2 * 2**20
 
 #: ``(chunk coordinates within the shard, offset in the staging file, length)``.
 ChunkRecord = tuple[tuple[int, ...], int, int]
@@ -258,23 +272,37 @@ def append_block(
     if any(v // s != k for v, s, k in zip(last, shard_shape, shard, strict=True)):
         raise ValueError(f"block at {tuple(first)} of shape {data.shape} crosses a shard")
     counts = [-(-n // c) for n, c in zip(data.shape, chunk, strict=True)]
-    positions, pieces = [], []
+    file = target.staging_file(shard)
+    records: list[ChunkRecord] = []
+    positions: list[tuple[int, ...]] = []
+    pieces: list[npt.NDArray[Any]] = []
+    batched = 0
     for local in np.ndindex(*counts):
         index = tuple(slice(i * c, (i + 1) * c) for i, c in zip(local, chunk, strict=True))
         piece = _full_chunk(geometry, data, index)
         if _is_fill(piece, geometry.fill_value):
             continue
-        within = tuple(
-            (f % s) // c + i for f, s, c, i in zip(first, shard_shape, chunk, local, strict=True)
+        positions.append(
+            tuple(
+                (f % s) // c + i
+                for f, s, c, i in zip(first, shard_shape, chunk, local, strict=True)
+            )
         )
-        positions.append(within)
         pieces.append(piece)
-    if not pieces:
-        return shard, []
-    encoded = _encode(geometry, pieces)
+        batched += piece.nbytes
+        if batched >= BATCH_BYTES:
+            records += _append_encoded(geometry, file, positions, _encode(geometry, pieces))
+            positions, pieces, batched = [], [], 0
+    if pieces:
+        records += _append_encoded(geometry, file, positions, _encode(geometry, pieces))
+    return shard, records
+
+
+def _append_encoded(
+    geometry: _Geometry, file: Path, positions: Sequence[tuple[int, ...]], encoded: list[bytes]
+) -> list[ChunkRecord]:
+    """Append encoded chunks to a staging file under its lock; return where they landed."""
     records: list[ChunkRecord] = []
-    file = target.staging_file(shard)
-    file.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
     try:
         # One writer at a time per shard: the offsets are the file's size under the lock.
@@ -285,11 +313,11 @@ def append_block(
             offset = geometry.index_size
         for position, payload in zip(positions, encoded, strict=True):
             records.append((position, offset, len(payload)))
+            _write_all(descriptor, payload)
             offset += len(payload)
-        _write_all(descriptor, b"".join(encoded))
     finally:
         os.close(descriptor)  # releases the lock
-    return shard, records
+    return records
 
 
 def _write_all(descriptor: int, payload: bytes) -> None:
@@ -347,16 +375,21 @@ def finish_shard(
         written.add(tuple(position))
     staging = target.staging_file(shard)
     final = target.shard_file(shard)
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    with open(staging, "ab") as stream:
-        size = stream.tell()
+    # A write given up touches nothing more. Checked before the staging file is opened,
+    # and that file is only created here when no block appended to it: a finish racing
+    # the removal of a failed write's staging directory fails instead of committing an
+    # index over a file that lost its chunks.
+    check_guard(_guard(target))
+    flags = os.O_WRONLY | os.O_APPEND | (0 if written else os.O_CREAT)
+    with os.fdopen(os.open(staging, flags, 0o666), "ab") as stream:
+        size = stream.seek(0, os.SEEK_END)
         if size == 0 and geometry.index_at_start:
             stream.write(bytes(geometry.index_size))
             size = geometry.index_size
         if keep_untouched:
             size = _copy_untouched(geometry, final, stream, index, written, size)
     if bool(np.all(index[..., 0] == _EMPTY)):
-        _check_guard(_guard(target))
+        check_guard(_guard(target))
         staging.unlink()
         with contextlib.suppress(FileNotFoundError):
             final.unlink()
@@ -373,7 +406,7 @@ def finish_shard(
         with open(staging, "ab") as stream:
             stream.write(payload)
             size += len(payload)
-    _check_guard(_guard(target))
+    check_guard(_guard(target))
     final.parent.mkdir(parents=True, exist_ok=True)
     staging.replace(final)
     return size
@@ -407,7 +440,7 @@ def _copy_untouched(
     return size
 
 
-def _copy_bytes(source: Any, target: Any, length: int, buffer: int = 16 * 2**20) -> None:
+def _copy_bytes(source: Any, target: Any, length: int, buffer: int = 2**20) -> None:
     remaining = length
     while remaining:
         block = source.read(min(buffer, remaining))
@@ -417,6 +450,23 @@ def _copy_bytes(source: Any, target: Any, length: int, buffer: int = 16 * 2**20)
         remaining -= len(block)
 
 
-def remove_staging(target: ShardTarget) -> None:
-    """Delete this write's staging directory (after a failure, or its leftovers)."""
-    shutil.rmtree(target.staging, ignore_errors=True)
+def create_staging(target: ShardTarget) -> None:
+    """Create this write's staging directory, before any of its tasks runs.
+
+    Tasks never create it: once :func:`remove_staging` has deleted it (a failed write),
+    a task still running elsewhere fails to open its file instead of leaving one behind.
+    """
+    target.staging.mkdir()
+
+
+def remove_staging(target: ShardTarget, attempts: int = 20) -> None:
+    """Delete this write's staging directory (after a failure, or its leftovers).
+
+    A task of a failed write may still be appending when the write is abandoned, so the
+    removal is retried until the directory is gone; then no task can recreate it.
+    """
+    for _ in range(attempts):
+        shutil.rmtree(target.staging, ignore_errors=True)
+        if not target.staging.exists():
+            return
+        time.sleep(0.05)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import statistics
 import sys
@@ -66,12 +67,14 @@ class Case:
     label: str
     kind: str  # "raw" (vs, ch, z, y, x) or "recon" (ch, z, y, x)
     frames: int
+    #: (y, x) of a frame; None: VISoR's (788 x 2048 raw, 2048 x 2048 recon)
+    frame: tuple[int, int] | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
         if self.kind == "raw":
-            return (1, 1, self.frames, *FRAME_YX)
-        return (1, self.frames, 2048, 2048)
+            return (1, 1, self.frames, *(self.frame or FRAME_YX))
+        return (1, self.frames, *(self.frame or (2048, 2048)))
 
     @property
     def shard(self) -> tuple[int, ...]:
@@ -137,26 +140,38 @@ def numpy_volume(pool: Sequence[np.ndarray], case: Case, seed: int) -> np.ndarra
 
 
 def lazy_volume(pool: Sequence[np.ndarray], case: Case, seed: int, first: int = 0) -> Any:
-    """A dask array whose 64-frame blocks are generated when computed (``first`` offsets
-    the content keys, so a region's frames are generated as they would be in place)."""
+    """A dask array whose blocks are generated when computed: 64 frames, whole raw frames
+    (197 MiB) or 512-row slabs of recon planes (128 MiB). ``first`` offsets the content
+    keys, so a region's frames are generated as they would be in place."""
     import dask.array as da
 
     lead = len(case.shape) - 3
+    rows = case.shape[-2] if case.kind == "raw" else 512
 
     def generate(block_info: Any = None) -> np.ndarray:
-        z0, z1 = block_info[None]["array-location"][lead]
-        values = block(pool, case, first + z0, first + z1, seed)
+        (z0, z1), (y0, y1) = block_info[None]["array-location"][lead : lead + 2]
+        values = block(pool, case, first + z0, first + z1, seed)[:, y0:y1]
         return values.reshape((1,) * lead + values.shape)
 
-    depths = tuple(min(CHUNK, case.frames - z) for z in range(0, case.frames, CHUNK))
-    chunks = (*((1,),) * lead, depths, (case.shape[-2],), (case.shape[-1],))
+    def split(size: int, step: int) -> tuple[int, ...]:
+        return tuple(min(step, size - i) for i in range(0, size, step))
+
+    chunks = (
+        *((1,),) * lead,
+        split(case.frames, CHUNK),
+        split(case.shape[-2], rows),
+        (case.shape[-1],),
+    )
     return da.map_blocks(  # type: ignore[no-untyped-call]
         generate, chunks=chunks, dtype=np.uint16, name=f"big-{seed}-{first}"
     )
 
 
 def dataarray(case: Case, data: Any, first: int = 0) -> Any:
+    """``data`` labelled as the case's image type wants it (the ``.visor`` accessor on)."""
     import xarray as xr
+
+    import visor_xarray  # noqa: F401  (registers the accessor)
 
     coords: dict[str, Any] = {"ch": ["488"]}
     if case.kind == "raw":
@@ -293,16 +308,22 @@ def standard_worker(case: Case, contender: str, out: Path, pool_file: Path, seed
         source = lazy_volume(pool, case, seed)
     else:
         source = numpy_volume(pool, case, seed)
-    writers: dict[str, Callable[[Any], dict[str, Any]]] = {
-        "vx-numpy": lambda data: _write_vx(case, out, data),
-        "vx-lazy": lambda data: _write_vx(case, out, data),
-        "zarrs": lambda data: _write_zarr(case, out, data, ZARRS),
-        "zarr-default": lambda data: _write_zarr(case, out, data, DEFAULT),
-        "tensorstore": lambda data: _write_tensorstore(case, out, data),
+    writers: dict[str, Callable[[Case, Path, Any], dict[str, Any]]] = {
+        "vx-numpy": _write_vx,
+        "vx-lazy": _write_vx,
+        "zarrs": lambda c, o, data: _write_zarr(c, o, data, ZARRS),
+        "zarr-default": lambda c, o, data: _write_zarr(c, o, data, DEFAULT),
+        "tensorstore": _write_tensorstore,
     }
+    # untimed warm-up of the same writer on a small image: imports, thread pools, codecs
+    warm = Case("warm", "", case.kind, CHUNK, frame=(128, 256))
+    small = np.random.default_rng(seed).integers(0, 4000, warm.shape, dtype=np.uint16)
+    warm_dir = out.with_name(f"warm-{out.name}")
+    writers[contender](warm, warm_dir, small)
+    shutil.rmtree(warm_dir, ignore_errors=True)
     with dask.config.set(scheduler="threads"), PeakRSS() as memory:
         started = time.perf_counter()
-        result = writers[contender](source)
+        result = writers[contender](case, out, source)
         seconds = time.perf_counter() - started
     level = _written_dir(contender, case, out)
     del source
@@ -336,6 +357,15 @@ def region_worker(step: str, frames: int, out: Path, pool_file: Path, seed: int)
     window = slice(first, first + REGION_FRAMES)
     level = level_dir(out, case)
     result: dict[str, Any] = {}
+    # untimed warm-up (imports, thread pools, codecs): a small write and its region write
+    warm = Case("warm", "", "raw", 2 * CHUNK, frame=(128, 256))
+    warm_dir = out.with_name(f"warm-{out.name}")
+    small = np.random.default_rng(seed).integers(0, 4000, warm.shape, dtype=np.uint16)
+    _write_vx(warm, warm_dir, small)
+    dataarray(warm, small[:, :, CHUNK:], CHUNK).visor.to_vsr(
+        warm_dir, image_type="raw", name=NAME, mode="r+", region={"z": slice(CHUNK, None)}
+    )
+    shutil.rmtree(warm_dir, ignore_errors=True)
     with dask.config.set(scheduler="threads"), PeakRSS() as memory:
         started = time.perf_counter()
         if step == "create":
@@ -521,7 +551,8 @@ def standard_targets(
                 continue
             rate = gb_per_s(case.nbytes, _median(runs, "seconds"))
             label = f"{case.label}, {CONTENDERS[contender]}"
-            if reference is not None:
+            # the lazy source generates its pixels inside the timed write: not comparable
+            if reference is not None and contender == "vx-numpy":
                 ratio = rate / reference[1]
                 verdict = "MET" if ratio >= THROUGHPUT_TARGET else "NOT MET"
                 against = "the same image" if reference[0] is case else reference[0].label
@@ -559,6 +590,7 @@ def run_region(
                 command += ["--worker", f"{step}:{count}", "--out", str(out)]
                 command += ["--pool", str(pool_file), "--seed", str(seed)]
                 steps[step] = run_json_worker(command, timeout=7200)
+                os.sync()  # the next step starts with the disk idle, not flushing this one
                 print(
                     f"  {count} frames {step}: {steps[step]['seconds']:.1f} s",
                     file=sys.stderr,

@@ -7,6 +7,7 @@ Also the rule that no test skips silently: a skip fails the run unless the test 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import stat
 from collections.abc import Callable, Generator
@@ -53,6 +54,25 @@ def visor001_v2024() -> Path:
 def visor001_v2024_copy(tmp_path: Path) -> Path:
     """A writable copy of the legacy-layout sample."""
     return _writable_copy(VISOR001_V2024, tmp_path / "VISOR001.vsr")
+
+
+#: The environment the run started with (see :func:`_environment_restored`).
+_ENVIRONMENT = dict(os.environ)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Generator[None, None, None]:
+    """After each test, the environment is the one the run started with.
+
+    A ``dask.distributed`` cluster (module-scoped fixtures start them) writes its workers'
+    settings into the parent's ``os.environ`` for good (``MALLOC_TRIM_THRESHOLD_=65536``,
+    ``OMP_NUM_THREADS=1``, ...): subprocesses of later tests would inherit them and, for
+    one, measure memory under a different allocator policy.
+    """
+    yield
+    for key in set(os.environ) - set(_ENVIRONMENT) - {"PYTEST_CURRENT_TEST"}:
+        del os.environ[key]
+    os.environ.update(_ENVIRONMENT)
 
 
 @pytest.fixture(scope="session")

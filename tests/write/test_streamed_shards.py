@@ -186,3 +186,23 @@ def test_validate_deep_checks_streamed_shard_indexes(tmp_path: Path, damage: str
     problems = [p for p in validate(sample, deep=True) if p.file == file]
     assert problems, validate(sample, deep=True)
     assert any(expected in p.message for p in problems)
+
+
+def test_region_write_copies_through_user_space_where_the_kernel_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``os.copy_file_range`` fails across some file systems: the copy falls back."""
+
+    def unsupported(*args: object) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    sample = tmp_path / "S.vsr"
+    data = holey_volume(seed=3)
+    level = write(sample, data)
+    monkeypatch.setattr("os.copy_file_range", unsupported)
+    new = holey_volume(seed=4).isel(REGION)
+    new.visor.to_vsr(sample, image_type="raw", name="img", mode="r+", region=REGION)
+    expected = data.values.copy()
+    expected[:, :, REGION["z"], REGION["y"]] = new.values
+    assert_peers_read(level, expected)
+    assert validate(sample, deep=True) == []

@@ -50,6 +50,8 @@ __all__ = [
 
 #: Sample blocks computed to measure a lazy source's cost (the first warms caches up).
 _SAMPLES = 3
+#: Sources of fewer blocks are not sampled (see :func:`source_cost`).
+_SAMPLED_FROM = 8
 
 #: Largest block glibc may serve from a thread's arena (its mmap threshold's maximum).
 _ARENA_BLOCKS = 32 * 2**20
@@ -191,6 +193,11 @@ def source_cost(source: da.Array | None, declared: int = 0) -> SourceCost:
     if source is None or source.size == 0:
         return SourceCost()
     count = math.prod(source.numblocks)
+    if count < _SAMPLED_FROM:
+        # sampling would compute a good part of the source twice: assume the worst, a
+        # source that allocates its largest block
+        largest = math.prod(max(int(n) for n in sizes) for sizes in source.chunks)
+        return SourceCost(max(int(declared), largest * source.dtype.itemsize), True)
     picks = sorted({count // 4, count // 2, (3 * count) // 4})[:_SAMPLES]
     peaks, allocates = [], False
     was_tracing = tracemalloc.is_tracing()

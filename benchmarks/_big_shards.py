@@ -36,6 +36,7 @@ from _common import (
     FRAME_YX,
     GIB,
     PeakRSS,
+    fill_block,
     format_bytes,
     gb_per_s,
     markdown_table,
@@ -44,6 +45,7 @@ from _common import (
     rss_bytes,
     run_json_worker,
     stored_bytes,
+    tensorstore_spec,
 )
 
 ZARRS = "zarrs.ZarrsCodecPipeline"
@@ -116,18 +118,27 @@ CONTENDERS = {
 STREAMED = ("vx-numpy", "vx-lazy")
 #: Frames of the region write and where it starts (the middle of the stack).
 REGION_FRAMES = 64
+#: Rows of a recon source block (2048 x 512 x 64 uint16: 128 MiB).
+RECON_ROWS = 512
 
 
 # ------------------------------------------------------------------------- content
 
 
-def block(pool: Sequence[np.ndarray], case: Case, z0: int, z1: int, seed: int) -> np.ndarray:
-    """Frames ``z0:z1`` (within one 64-frame block) of a case's image, without its
-    leading axes: microscopy-like tiles, deterministic in ``(seed, z0)``."""
+def block(
+    pool: Sequence[np.ndarray], case: Case, z0: int, z1: int, seed: int, y0: int = 0, y1: int = -1
+) -> np.ndarray:
+    """Frames ``z0:z1`` (within one 64-frame block) of a case's image, without its leading
+    axes: microscopy-like tiles, deterministic in ``(seed, z0)``. Raw frames are whole;
+    recon rows ``y0:y1`` are made in 512-row slabs (``y0`` on a slab), keyed by their row."""
     if case.kind == "raw":
         return raw_block(pool, 0, z0, z1, seed)
-    rows = [raw_block(pool, part, z0, z1, seed) for part in range(3)]
-    return np.ascontiguousarray(np.concatenate(rows, axis=1)[:, :2048, :])
+    y1 = case.shape[-2] if y1 < 0 else y1
+    out = np.empty((z1 - z0, y1 - y0, case.shape[-1]), dtype=np.uint16)
+    for s0 in range(y0, y1, RECON_ROWS):
+        slab = out[:, s0 - y0 : min(s0 + RECON_ROWS, y1) - y0]
+        fill_block(slab, pool, key=seed * 1_000_003 + z0 * 4099 + s0)
+    return out
 
 
 def numpy_volume(pool: Sequence[np.ndarray], case: Case, seed: int) -> np.ndarray:
@@ -141,16 +152,17 @@ def numpy_volume(pool: Sequence[np.ndarray], case: Case, seed: int) -> np.ndarra
 
 def lazy_volume(pool: Sequence[np.ndarray], case: Case, seed: int, first: int = 0) -> Any:
     """A dask array whose blocks are generated when computed: 64 frames, whole raw frames
-    (197 MiB) or 512-row slabs of recon planes (128 MiB). ``first`` offsets the content
-    keys, so a region's frames are generated as they would be in place."""
+    (197 MiB) or 512-row slabs of recon planes (128 MiB), each made alone. ``first``
+    offsets the content keys, so a region's frames are generated as they would be in
+    place."""
     import dask.array as da
 
     lead = len(case.shape) - 3
-    rows = case.shape[-2] if case.kind == "raw" else 512
+    rows = case.shape[-2] if case.kind == "raw" else RECON_ROWS
 
     def generate(block_info: Any = None) -> np.ndarray:
         (z0, z1), (y0, y1) = block_info[None]["array-location"][lead : lead + 2]
-        values = block(pool, case, first + z0, first + z1, seed)[:, y0:y1]
+        values = block(pool, case, first + z0, first + z1, seed, y0, y1)
         return values.reshape((1,) * lead + values.shape)
 
     def split(size: int, step: int) -> tuple[int, ...]:
@@ -236,40 +248,7 @@ def _write_zarr(case: Case, out: Path, source: np.ndarray, pipeline: str) -> dic
 def _write_tensorstore(case: Case, out: Path, source: np.ndarray) -> dict[str, Any]:
     import tensorstore as ts
 
-    bytes_codec = {"name": "bytes", "configuration": {"endian": "little"}}
-    blosc = {
-        "name": "blosc",
-        "configuration": {
-            "cname": "zstd",
-            "clevel": 5,
-            "shuffle": "shuffle",
-            "typesize": 2,
-            "blocksize": 0,
-        },
-    }
-    sharding = {
-        "name": "sharding_indexed",
-        "configuration": {
-            "chunk_shape": list(case.chunk),
-            "codecs": [bytes_codec, blosc],
-            "index_codecs": [bytes_codec, {"name": "crc32c"}],
-            "index_location": "end",
-        },
-    }
-    spec = {
-        "driver": "zarr3",
-        "kvstore": {"driver": "file", "path": str(out)},
-        "metadata": {
-            "shape": list(source.shape),
-            "data_type": "uint16",
-            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(case.shard)}},
-            "chunk_key_encoding": {"name": "default"},
-            "fill_value": 0,
-            "codecs": [sharding],
-        },
-        "create": True,
-        "delete_existing": True,
-    }
+    spec = tensorstore_spec(out, source.shape, case.shard, case.chunk)
     ts.open(spec).result().write(source).result()
     return {"shard": list(case.shard)}
 

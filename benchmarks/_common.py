@@ -512,7 +512,7 @@ def _tile_pool(depth: int, count: int, seed: int) -> list[np.ndarray]:
     return [synthetic_volume((depth, 256, 256), seed=seed + i, blobs=12) for i in range(count)]
 
 
-def _fill_block(out: np.ndarray, pool: Sequence[np.ndarray], key: int) -> None:
+def fill_block(out: np.ndarray, pool: Sequence[np.ndarray], key: int) -> None:
     """Fill a (z, y, x) block with tiles from ``pool``, flipped differently per position."""
     rng = np.random.default_rng(key)
     depth, height, width = out.shape
@@ -589,7 +589,7 @@ def make_raw_sample(
             z1 = min(depth, z0 + shard_z)
             t0 = time.perf_counter()
             block = np.empty((z1 - z0, *FRAME_YX), dtype=np.uint16)
-            _fill_block(block, pool, key=seed * 1_000_003 + vs * 10_007 + z0)
+            fill_block(block, pool, key=seed * 1_000_003 + vs * 10_007 + z0)
             t1 = time.perf_counter()
             array[vs, 0, z0:z1] = block  # covers the whole shard: no read-modify-write
             t2 = time.perf_counter()
@@ -662,7 +662,7 @@ def raw_block(
     (:func:`raw_volume`) and a lazily generated dask volume with 64-frame chunks agree.
     """
     block = np.empty((z1 - z0, *FRAME_YX), dtype=np.uint16)
-    _fill_block(block, pool, key=seed * 1_000_003 + stack * 10_007 + z0)
+    fill_block(block, pool, key=seed * 1_000_003 + stack * 10_007 + z0)
     return block
 
 
@@ -677,11 +677,52 @@ def raw_volume(
     for stack in range(shape[0]):
         for z0 in range(0, shape[2], block):
             z1 = min(shape[2], z0 + block)
-            _fill_block(out[stack, 0, z0:z1], pool, key=seed * 1_000_003 + stack * 10_007 + z0)
+            fill_block(out[stack, 0, z0:z1], pool, key=seed * 1_000_003 + stack * 10_007 + z0)
     return out
 
 
 # --------------------------------------------------------------------------- subprocesses
+
+
+def tensorstore_spec(
+    path: Path, shape: Sequence[int], shard: Sequence[int], chunk: Sequence[int]
+) -> dict[str, Any]:
+    """A tensorstore ``zarr3`` spec creating a uint16 array as the writers here store it:
+    sharded, blosc zstd 5 + shuffle inner chunks, ``bytes + crc32c`` index at the end."""
+    bytes_codec = {"name": "bytes", "configuration": {"endian": "little"}}
+    blosc = {
+        "name": "blosc",
+        "configuration": {
+            "cname": "zstd",
+            "clevel": 5,
+            "shuffle": "shuffle",
+            "typesize": 2,
+            "blocksize": 0,
+        },
+    }
+    sharding = {
+        "name": "sharding_indexed",
+        "configuration": {
+            "chunk_shape": list(chunk),
+            "codecs": [bytes_codec, blosc],
+            "index_codecs": [bytes_codec, {"name": "crc32c"}],
+            "index_location": "end",
+        },
+    }
+    return {
+        "driver": "zarr3",
+        "kvstore": {"driver": "file", "path": str(path)},
+        "metadata": {
+            "shape": list(shape),
+            "data_type": "uint16",
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(shard)}},
+            "chunk_key_encoding": {"name": "default"},
+            "fill_value": 0,
+            "codecs": [sharding],
+        },
+        "create": True,
+        "delete_existing": True,
+    }
 
 
 def stored_bytes(path: Path) -> int:

@@ -68,6 +68,7 @@ from _common import (
     run_json_worker,
     stored_bytes,
     summarise,
+    tensorstore_spec,
     tile_pool,
     work_directory,
 )
@@ -365,40 +366,7 @@ class _Writer:
         shard = list(self.shard)
 
         def write(data: np.ndarray) -> Any:
-            bytes_codec = {"name": "bytes", "configuration": {"endian": "little"}}
-            blosc = {
-                "name": "blosc",
-                "configuration": {
-                    "cname": "zstd",
-                    "clevel": 5,
-                    "shuffle": "shuffle",
-                    "typesize": 2,
-                    "blocksize": 0,
-                },
-            }
-            sharding = {
-                "name": "sharding_indexed",
-                "configuration": {
-                    "chunk_shape": list(RAW_CHUNK),
-                    "codecs": [bytes_codec, blosc],
-                    "index_codecs": [bytes_codec, {"name": "crc32c"}],
-                    "index_location": "end",
-                },
-            }
-            spec = {
-                "driver": "zarr3",
-                "kvstore": {"driver": "file", "path": str(out)},
-                "metadata": {
-                    "shape": list(data.shape),
-                    "data_type": "uint16",
-                    "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": shard}},
-                    "chunk_key_encoding": {"name": "default"},
-                    "fill_value": 0,
-                    "codecs": [sharding],
-                },
-                "create": True,
-                "delete_existing": True,
-            }
+            spec = tensorstore_spec(out, data.shape, shard, RAW_CHUNK)
             store = ts.open(spec).result()
             store.write(data).result()
             return store

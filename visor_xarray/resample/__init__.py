@@ -7,8 +7,9 @@ resample_dataarray
     (``DataArray.visor.resample``).
 stitch_stacks
     Every stack of a slice onto one grid, overlaps blended (``DataArray.visor.stitch``).
-resample_roi
-    The seed API's ``Transform.resample(roi, ...)``: a raw ROI to a numpy array.
+Transform, resample_roi
+    The seed API's ``vx.Transform`` (stored transforms of a slice) and its
+    ``resample(roi, ...)``: a raw ROI to a numpy array.
 resample_to_grid
     The engine: any DataArray with z/y/x coordinates, an affine from its coordinates to a
     target space, and an :class:`OutputGrid`.
@@ -31,8 +32,9 @@ from visor_xarray.resample.index import (
     SpaceIndex,
     assign_space_coords,
 )
+from visor_xarray.resample.seed import Transform, resample_roi
 from visor_xarray.resample.source_level import choose_level
-from visor_xarray.resample.spaces import resample_dataarray, resample_roi
+from visor_xarray.resample.spaces import resample_dataarray
 from visor_xarray.resample.stitch import BLENDS, stitch_stacks
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "AffineCoordinateTransform",
     "OutputGrid",
     "SpaceIndex",
+    "Transform",
     "assign_space_coords",
     "choose_level",
     "footprint_margin",

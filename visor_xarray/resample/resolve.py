@@ -13,7 +13,6 @@ import itertools
 import json
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
@@ -22,9 +21,7 @@ from visor_xarray.errors import MetadataError
 from visor_xarray.resample.grid import SPATIAL_DIMS
 from visor_xarray.schema import ImageAttrs, parse_image_attrs
 from visor_xarray.transforms.model import Affine
-
-if TYPE_CHECKING:
-    from visor_xarray.transforms.stored import Transform as StoredTransform
+from visor_xarray.transforms.stored import Transform as StoredTransform
 
 __all__ = [
     "LABEL_DIMS",
@@ -195,8 +192,6 @@ def prepare(
     )
     stored: StoredTransform | None = None
     if version is not None:
-        from visor_xarray.transforms.stored import Transform as StoredTransform
-
         path = source.attrs.get("vsr_path")
         if path is None:
             raise MetadataError(

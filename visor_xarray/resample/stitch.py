@@ -20,7 +20,7 @@ import xarray as xr
 from visor_xarray.resample.blend import BLENDS, StitchPlan
 from visor_xarray.resample.core import build_blocks, check_interpolation, wrap_result
 from visor_xarray.resample.grid import OutputGrid
-from visor_xarray.resample.provenance import _provenance
+from visor_xarray.resample.provenance import provenance_attrs
 from visor_xarray.resample.resolve import TransformArg, prepare
 from visor_xarray.resample.source_level import data_to_read
 from visor_xarray.resample.target_grid import output_grid
@@ -143,7 +143,7 @@ def stitch_stacks(
     )
     attrs = {
         key: value
-        for key, value in _provenance(prepared, data.level).items()
+        for key, value in provenance_attrs(prepared, data.level).items()
         if key not in ("stack", "fill_value")
     }
     attrs.update(result.attrs)

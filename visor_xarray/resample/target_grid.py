@@ -23,7 +23,7 @@ from visor_xarray.resample.resolve import Prepared
 from visor_xarray.schema import ImageAttrs
 from visor_xarray.transforms.model import Affine
 
-__all__ = ["output_grid"]
+__all__ = ["output_grid", "target_steps"]
 
 
 def _physical_steps(source: xr.DataArray, metadata: ImageAttrs | None) -> list[float]:
@@ -43,8 +43,21 @@ def _physical_steps(source: xr.DataArray, metadata: ImageAttrs | None) -> list[f
     return steps
 
 
-def _target_steps(maps: Sequence[Affine], steps: Sequence[float]) -> npt.NDArray[np.float64]:
-    """Per source axis, the longest target-space image of one voxel step over ``maps``."""
+def target_steps(maps: Sequence[Affine], steps: Sequence[float]) -> npt.NDArray[np.float64]:
+    """Per source axis, the longest target-space image of one voxel step over ``maps``.
+
+    Parameters
+    ----------
+    maps : sequence of Affine
+        Source coordinates -> target space, one per stack/channel.
+    steps : sequence of float
+        The source voxel size along z, y, x (coordinate units).
+
+    Returns
+    -------
+    numpy.ndarray
+        Three lengths (target units).
+    """
     lengths = np.array([np.linalg.norm(m.matrix, axis=0) * np.asarray(steps) for m in maps])
     result: npt.NDArray[np.float64] = lengths.max(axis=0)
     return result
@@ -81,7 +94,7 @@ def output_grid(
     maps = [prepared.coord_maps[p] for p in prepared.positions]
     if spacing is None:
         steps = _physical_steps(prepared.source, prepared.metadata)
-        spacing = float(_target_steps(maps, steps).min())
+        spacing = float(target_steps(maps, steps).min())
     step = normalise_spacing(spacing)
     if bounds is not None:
         return OutputGrid.from_bounds_arg(bounds, step)

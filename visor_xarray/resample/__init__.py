@@ -15,6 +15,9 @@ resample_to_grid
     target space, and an :class:`OutputGrid`.
 OutputGrid
     A regular grid of voxel centres in a target space.
+TransformSpec, GridSpec
+    The keyword groups shared by the functions above and the accessors (target space and
+    transform source; output grid), documented once.
 assign_space_coords, SpaceIndex, AffineCoordinateTransform
     Lazy target-space coordinates on untouched source data (``sel`` in target µm).
 choose_level
@@ -32,19 +35,23 @@ from visor_xarray.resample.index import (
     SpaceIndex,
     assign_space_coords,
 )
+from visor_xarray.resample.resolve import TransformSpec
 from visor_xarray.resample.seed import Transform, resample_roi
 from visor_xarray.resample.source_level import choose_level
 from visor_xarray.resample.spaces import resample_dataarray
 from visor_xarray.resample.stitch import BLENDS, stitch_stacks
+from visor_xarray.resample.target_grid import GridSpec
 
 __all__ = [
     "BLENDS",
     "MODES",
     "SPLINE_MARGIN",
     "AffineCoordinateTransform",
+    "GridSpec",
     "OutputGrid",
     "SpaceIndex",
     "Transform",
+    "TransformSpec",
     "assign_space_coords",
     "choose_level",
     "footprint_margin",

@@ -21,56 +21,6 @@ from visor_xarray.transforms.stored import Transform as StoredTransform
 __all__ = ["Transform", "resample_roi"]
 
 
-class Transform(StoredTransform):
-    """The stored transforms of one slice in one version, visor-py style (``vx.Transform``).
-
-    Everything of :class:`visor_xarray.transforms.stored.Transform` (``save``, ``load``,
-    ``chain``, same parameters), plus :meth:`resample`.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The ``.vsr`` sample.
-    version : str
-        Transform version (``visor_recon_transforms/{version}``).
-    name : str
-        Slice name: the raw image the transforms belong to (e.g. ``"slice_1_10x"``).
-    mode : {"r", "a"}, default "a"
-        ``"r"`` refuses ``save``; ``"a"`` creates the version and slice on save.
-
-    Examples
-    --------
-    >>> xfm = vx.Transform(sample_path, version="v1", name="slice_1_10x")   # doctest: +SKIP
-    >>> roi = (slice(0, 1), slice(0, 1), slice(0, 20), slice(0, 30), slice(0, 40))
-    >>> xfm.resample(roi, to_space="ortho")                                  # doctest: +SKIP
-    """
-
-    def resample(
-        self,
-        roi: Sequence[slice | int],
-        from_space: str = "raw",
-        to_space: str = "ortho",
-        **kwargs: Any,
-    ) -> npt.NDArray[Any]:
-        """Resample a raw ROI into another space (see :func:`resample_roi`).
-
-        Parameters
-        ----------
-        roi : sequence of slice or int
-            One entry per raw dim ``(vs, ch, z, y, x)``, in level-0 raw voxel indices.
-        from_space : {"raw"}, default "raw"
-        to_space : str, default "ortho"
-        **kwargs
-            ``spacing``, ``bounds``, ``order``, ``fill_value``, ``level``, ``chunks``, ...
-
-        Returns
-        -------
-        numpy.ndarray
-            Dims ``(vs, ch, z, y, x)`` on the target-space grid.
-        """
-        return resample_roi(self, roi, from_space=from_space, to_space=to_space, **kwargs)
-
-
 def resample_roi(
     transform: StoredTransform,
     roi: Sequence[slice | int],
@@ -144,3 +94,19 @@ def resample_roi(
     )
     values: npt.NDArray[Any] = np.asarray(result.data.compute())
     return values
+
+
+class Transform(StoredTransform):
+    """The stored transforms of one slice in one version, visor-py style (``vx.Transform``).
+
+    Everything of :class:`visor_xarray.transforms.stored.Transform` (the same parameters,
+    ``save``, ``load``, ``chain``), plus ``resample``: :func:`resample_roi` as a method.
+
+    Examples
+    --------
+    >>> xfm = vx.Transform(sample_path, version="v1", name="slice_1_10x")   # doctest: +SKIP
+    >>> roi = (slice(0, 1), slice(0, 1), slice(0, 20), slice(0, 30), slice(0, 40))
+    >>> xfm.resample(roi, to_space="ortho")                                  # doctest: +SKIP
+    """
+
+    resample = resample_roi

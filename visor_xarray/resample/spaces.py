@@ -27,9 +27,9 @@ import xarray as xr
 from visor_xarray.resample.core import build_blocks, check_interpolation, wrap_result
 from visor_xarray.resample.grid import OutputGrid
 from visor_xarray.resample.provenance import provenance_attrs
-from visor_xarray.resample.resolve import TransformArg, prepare
+from visor_xarray.resample.resolve import TransformArg, TransformSpec, prepare
 from visor_xarray.resample.source_level import data_to_read
-from visor_xarray.resample.target_grid import output_grid
+from visor_xarray.resample.target_grid import GridSpec, Spacing, output_grid
 
 __all__ = ["resample_dataarray"]
 
@@ -42,7 +42,7 @@ def resample_dataarray(
     transform: TransformArg = None,
     from_space: str | None = None,
     slice_name: str | None = None,
-    spacing: float | Sequence[float] | Mapping[str, float] | None = None,
+    spacing: Spacing | None = None,
     bounds: Any = None,
     grid: OutputGrid | None = None,
     order: int = 1,
@@ -67,32 +67,13 @@ def resample_dataarray(
         dims ``z``, ``y``, ``x`` plus optionally ``vs`` and ``ch``. With ``vs``/``ch``
         dims every stack/channel is resampled with its own transform onto one shared
         grid; with scalar ``vs``/``ch`` coordinates (after ``sel``) just that one.
-    to_space : str
-        Target space (``"ortho"``, ``"slice"``, ``"brain"``, ...).
-    version : str, optional
-        Transform version in the sample; the chain ``from_space -> to_space`` is composed
-        from the stored transforms of each stack/channel (inverting where needed).
-        Defaults to the image's ``transform_version`` when ``transform`` is not given.
-    transform : Affine or mapping, optional
-        Instead of ``version``: the map ``from_space -> to_space``. For ``raw`` it maps
-        level-0 raw voxel indices ``(z, y, x)`` to target micrometres. A mapping gives one
-        per ``(stack, channel)`` label pair, stack label or channel label.
-    from_space : str, optional
-        Source space; ``"raw"`` for raw images. Other spaces take the coordinates (µm)
-        as the source-space positions.
-    slice_name : str, optional
-        Slice directory of the version (default: the image name).
-    spacing : float, sequence or mapping, optional
-        Output voxel size (target units). Default: isotropic, the smallest target-space
-        length of one source voxel step along any axis (for a length-preserving
-        transform such as a deskew or a rigid map, the finest source spacing).
-    bounds : mapping or pair, optional
-        ``{"z": (lo, hi), ...}`` or ``((zlo, ylo, xlo), (zhi, yhi, xhi))``: first and last
-        voxel centres. Default: the union over stacks/channels of the bounding boxes of
-        the transformed source voxel-centre boxes, with the origin snapped down to a
-        multiple of the spacing and the extent rounded up.
-    grid : OutputGrid, optional
-        An explicit output grid (instead of ``spacing``/``bounds``).
+    to_space, version, transform, from_space, slice_name
+        The target space and where the transform to it comes from (a stored ``version``,
+        by default the image's ``transform_version``, or an affine ``transform``): see
+        :class:`~visor_xarray.resample.TransformSpec`.
+    spacing, bounds, grid
+        The output grid (default: isotropic, the finest target-space voxel step, over the
+        transformed source boxes): see :class:`~visor_xarray.resample.GridSpec`.
     order : int, default 1
         Interpolation order: 0 nearest, 1 linear, 3 cubic spline (up to 5).
     fill_value : float, default 0
@@ -142,14 +123,7 @@ def resample_dataarray(
     >>> ortho = resample_dataarray(img.sel(vs="stack_1", ch="488"), to_space="ortho",
     ...                            version="v1", spacing=2.0)  # doctest: +SKIP
     """
-    prepared = prepare(
-        source,
-        to_space=to_space,
-        version=version,
-        transform=transform,
-        from_space=from_space,
-        slice_name=slice_name,
-    )
+    prepared = prepare(source, TransformSpec(to_space, version, transform, from_space, slice_name))
     interpolation = check_interpolation(
         order=order,
         mode=mode,
@@ -158,7 +132,7 @@ def resample_dataarray(
         prefilter=prefilter,
         kernel=kernel,
     )
-    chosen = output_grid(prepared, spacing=spacing, bounds=bounds, grid=grid)
+    chosen = output_grid(prepared, GridSpec(spacing, bounds, grid))
     data = data_to_read(prepared, chosen, level)
     blocks, task_bytes = build_blocks(
         data,

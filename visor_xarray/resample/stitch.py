@@ -21,9 +21,9 @@ from visor_xarray.resample.blend import BLENDS, StitchPlan
 from visor_xarray.resample.core import build_blocks, check_interpolation, wrap_result
 from visor_xarray.resample.grid import OutputGrid
 from visor_xarray.resample.provenance import provenance_attrs
-from visor_xarray.resample.resolve import TransformArg, prepare
+from visor_xarray.resample.resolve import TransformArg, TransformSpec, prepare
 from visor_xarray.resample.source_level import data_to_read
-from visor_xarray.resample.target_grid import output_grid
+from visor_xarray.resample.target_grid import GridSpec, Spacing, output_grid
 
 __all__ = ["BLENDS", "stitch_stacks"]
 
@@ -37,7 +37,7 @@ def stitch_stacks(
     blend: str = "mean",
     from_space: str | None = None,
     slice_name: str | None = None,
-    spacing: float | Sequence[float] | Mapping[str, float] | None = None,
+    spacing: Spacing | None = None,
     bounds: Any = None,
     grid: OutputGrid | None = None,
     order: int = 1,
@@ -58,13 +58,14 @@ def stitch_stacks(
     to_space : str, default "slice"
         The common space of the stacks.
     version, transform, from_space, slice_name
-        Where the per-stack transforms come from, as in
-        :func:`~visor_xarray.resample.resample_dataarray` (a ``transform`` mapping keyed
-        by stack label gives each stack its own affine).
+        Where the per-stack transforms come from: see
+        :class:`~visor_xarray.resample.TransformSpec` (a ``transform`` mapping keyed by
+        stack label gives each stack its own affine).
     blend : {"mean", "max"}, default "mean"
         How voxels covered by several stacks are combined (see the module docs).
     spacing, bounds, grid
-        Output grid; default bounds are the union of every stack's transformed box.
+        Output grid (see :class:`~visor_xarray.resample.GridSpec`); default bounds are
+        the union of every stack's transformed box.
     order : int, default 1
         Interpolation order.
     fill_value : float, default 0
@@ -111,15 +112,8 @@ def stitch_stacks(
         prefilter=prefilter,
         kernel=kernel,
     )
-    prepared = prepare(
-        source,
-        to_space=to_space,
-        version=version,
-        transform=transform,
-        from_space=from_space,
-        slice_name=slice_name,
-    )
-    chosen = output_grid(prepared, spacing=spacing, bounds=bounds, grid=grid)
+    prepared = prepare(source, TransformSpec(to_space, version, transform, from_space, slice_name))
+    chosen = output_grid(prepared, GridSpec(spacing, bounds, grid))
     data = data_to_read(prepared, chosen, level)
     stack_axis = prepared.lead_dims.index("vs")
     out_lead = tuple(d for d in prepared.lead_dims if d != "vs")

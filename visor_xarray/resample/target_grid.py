@@ -5,6 +5,7 @@ the union of the transformed source boxes (snapped).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,39 @@ from visor_xarray.resample.resolve import Prepared
 from visor_xarray.schema import ImageAttrs
 from visor_xarray.transforms.model import Affine
 
-__all__ = ["output_grid", "target_steps"]
+__all__ = ["GridSpec", "Spacing", "output_grid", "target_steps"]
+
+#: An output spacing: one number (isotropic), three ``(z, y, x)``, or ``{dim: value}``.
+Spacing = float | Sequence[float] | Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """The output grid asked for: a spacing and bounds, an explicit grid, or the defaults.
+
+    The keywords ``spacing``, ``bounds`` and ``grid`` of
+    :func:`~visor_xarray.resample.resample_dataarray`,
+    :func:`~visor_xarray.resample.stitch_stacks` and the ``.visor.resample`` /
+    ``.visor.stitch`` accessors, documented here once; :func:`output_grid` resolves them.
+
+    Parameters
+    ----------
+    spacing : float, sequence or mapping, optional
+        Output voxel size (target units). Default: isotropic, the smallest target-space
+        length of one source voxel step along any axis (for a length-preserving
+        transform such as a deskew or a rigid map, the finest source spacing).
+    bounds : mapping or pair, optional
+        ``{"z": (lo, hi), ...}`` or ``((zlo, ylo, xlo), (zhi, yhi, xhi))``: first and last
+        voxel centres. Default: the union over stacks/channels of the bounding boxes of
+        the transformed source voxel-centre boxes, with the origin snapped down to a
+        multiple of the spacing and the extent rounded up.
+    grid : OutputGrid, optional
+        An explicit output grid (instead of ``spacing``/``bounds``).
+    """
+
+    spacing: Spacing | None = None
+    bounds: Any = None
+    grid: OutputGrid | None = None
 
 
 def _physical_steps(source: xr.DataArray, metadata: ImageAttrs | None) -> list[float]:
@@ -63,20 +96,14 @@ def target_steps(maps: Sequence[Affine], steps: Sequence[float]) -> npt.NDArray[
     return result
 
 
-def output_grid(
-    prepared: Prepared,
-    *,
-    spacing: float | Sequence[float] | Mapping[str, float] | None = None,
-    bounds: Any = None,
-    grid: OutputGrid | None = None,
-) -> OutputGrid:
-    """The output grid of a prepared source (see :func:`resample_dataarray` for the rules).
+def output_grid(prepared: Prepared, spec: GridSpec) -> OutputGrid:
+    """The output grid of a prepared source (see :class:`GridSpec` for the rules).
 
     Parameters
     ----------
     prepared : Prepared
-    spacing, bounds, grid
-        As in :func:`resample_dataarray`.
+    spec : GridSpec
+        The grid asked for.
 
     Returns
     -------
@@ -87,6 +114,7 @@ def output_grid(
     ValueError
         If ``grid`` is combined with ``spacing`` or ``bounds``, or they are malformed.
     """
+    spacing, bounds, grid = spec.spacing, spec.bounds, spec.grid
     if grid is not None:
         if spacing is not None or bounds is not None:
             raise ValueError("give grid= alone, or spacing=/bounds=, not both")

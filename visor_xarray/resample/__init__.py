@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from visor_xarray.resample.core import MODES, SPLINE_MARGIN, footprint_margin, resample_to_grid
 from visor_xarray.resample.grid import OutputGrid
+from visor_xarray.resample.grid_spec import GridSpec
 from visor_xarray.resample.index import (
     AffineCoordinateTransform,
     SpaceIndex,
@@ -40,7 +41,6 @@ from visor_xarray.resample.seed import Transform, resample_roi
 from visor_xarray.resample.source_level import choose_level
 from visor_xarray.resample.spaces import resample_dataarray
 from visor_xarray.resample.stitch import BLENDS, stitch_stacks
-from visor_xarray.resample.target_grid import GridSpec
 
 __all__ = [
     "BLENDS",

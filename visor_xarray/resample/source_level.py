@@ -27,9 +27,9 @@ from dask.base import tokenize
 
 from visor_xarray.coords import level_index, level_spacing, spatial_coords
 from visor_xarray.resample.grid import SPATIAL_DIMS, OutputGrid
+from visor_xarray.resample.grid_spec import target_steps
 from visor_xarray.resample.readers import AxisMap, Reader, StoredReader, VariableReader
 from visor_xarray.resample.resolve import LABEL_DIMS, Prepared
-from visor_xarray.resample.target_grid import target_steps
 from visor_xarray.schema import ImageAttrs
 from visor_xarray.store import SOURCE_ENCODING, LevelSource
 

@@ -8,7 +8,7 @@ This module turns ``DataArray.visor.resample(to_space=..., version=...)`` into a
    (:mod:`~visor_xarray.resample.resolve`);
 2. the output grid is chosen (default spacing: the finest target-space step of a source
    voxel; default bounds: the union of the transformed source boxes, snapped;
-   :mod:`~visor_xarray.resample.target_grid`);
+   :mod:`~visor_xarray.resample.grid_spec`);
 3. the resolution level to read is chosen (``level="auto"``: the coarsest level whose
    voxels, mapped into the target space, are no coarser than the output spacing) and the
    stored image read at it, through the level source the engine recorded
@@ -26,10 +26,10 @@ import xarray as xr
 
 from visor_xarray.resample.core import build_blocks, check_interpolation, wrap_result
 from visor_xarray.resample.grid import OutputGrid
+from visor_xarray.resample.grid_spec import GridSpec, Spacing, output_grid
 from visor_xarray.resample.provenance import provenance_attrs
 from visor_xarray.resample.resolve import TransformArg, TransformSpec, prepare
 from visor_xarray.resample.source_level import data_to_read
-from visor_xarray.resample.target_grid import GridSpec, Spacing, output_grid
 
 __all__ = ["resample_dataarray"]
 

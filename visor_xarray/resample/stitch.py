@@ -20,10 +20,10 @@ import xarray as xr
 from visor_xarray.resample.blend import BLENDS, StitchPlan
 from visor_xarray.resample.core import build_blocks, check_interpolation, wrap_result
 from visor_xarray.resample.grid import OutputGrid
+from visor_xarray.resample.grid_spec import GridSpec, Spacing, output_grid
 from visor_xarray.resample.provenance import provenance_attrs
 from visor_xarray.resample.resolve import TransformArg, TransformSpec, prepare
 from visor_xarray.resample.source_level import data_to_read
-from visor_xarray.resample.target_grid import GridSpec, Spacing, output_grid
 
 __all__ = ["BLENDS", "stitch_stacks"]
 

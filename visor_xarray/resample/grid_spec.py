@@ -1,5 +1,7 @@
-"""The default output grid of a prepared source: spacing from the source voxels, bounds from
-the union of the transformed source boxes (snapped).
+"""The output grid asked for (:class:`GridSpec`), resolved for a prepared source.
+
+An explicit grid is taken as it is; by default the spacing comes from the source voxels and
+the bounds from the union of the transformed source boxes (snapped).
 """
 
 from __future__ import annotations

@@ -16,7 +16,10 @@ from visor_xarray.resample.footprint import footprint_margin
 from visor_xarray.resample.grid import SPATIAL_DIMS
 from visor_xarray.transforms.model import Affine
 
-__all__ = ["DEFAULT_BLOCK", "default_block", "normalise_chunks"]
+__all__ = ["DEFAULT_BLOCK", "Chunks", "default_block", "normalise_chunks"]
+
+#: An output block shape as users give it: one edge, three ``(z, y, x)``, or ``{dim: edge}``.
+Chunks = int | Sequence[int] | Mapping[str, int]
 
 #: Default edge of an output block (voxels per axis), see :func:`normalise_chunks`.
 DEFAULT_BLOCK = 128
@@ -72,9 +75,7 @@ def default_block(
     return normalise_chunks(chosen, shape)
 
 
-def normalise_chunks(
-    chunks: int | Sequence[int] | Mapping[str, int] | None, shape: Sequence[int]
-) -> tuple[int, int, int]:
+def normalise_chunks(chunks: Chunks | None, shape: Sequence[int]) -> tuple[int, int, int]:
     """Block shape of the output from the user's ``chunks=`` argument.
 
     Parameters

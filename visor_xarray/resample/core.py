@@ -42,7 +42,7 @@ import xarray as xr
 from dask.base import tokenize
 
 from visor_xarray.chunking import TASK_BYTES_ENCODING
-from visor_xarray.resample.block_shape import default_block, normalise_chunks
+from visor_xarray.resample.block_shape import Chunks, default_block, normalise_chunks
 from visor_xarray.resample.footprint import SPLINE_MARGIN, footprint_margin
 from visor_xarray.resample.graph import chunked_blocks, lazy_blocks
 from visor_xarray.resample.grid import (
@@ -180,7 +180,7 @@ def build_blocks(
     transforms: Mapping[tuple[int, ...], Affine],
     grid: OutputGrid,
     interpolation: Interpolation,
-    chunks: int | Sequence[int] | Mapping[str, int] | None,
+    chunks: Chunks | None,
     *,
     lead_chunks: Sequence[tuple[int, ...]],
     make_plan: Any = ResamplePlan,

@@ -22,6 +22,7 @@ from visor_xarray.transforms.model import Affine
 __all__ = [
     "SPATIAL_DIMS",
     "OutputGrid",
+    "Spacing",
     "normalise_spacing",
     "source_box",
     "union_bounds",
@@ -36,6 +37,9 @@ _FIT_TOLERANCE = 1e-9
 
 Triple = tuple[float, float, float]
 
+#: An output spacing: one number (isotropic), three ``(z, y, x)``, or ``{dim: value}``.
+Spacing = float | Sequence[float] | Mapping[str, float]
+
 
 def _triple(value: Any, name: str) -> Triple:
     array = np.broadcast_to(np.asarray(value, dtype=np.float64), (3,))
@@ -45,7 +49,7 @@ def _triple(value: Any, name: str) -> Triple:
     return (z, y, x)
 
 
-def normalise_spacing(spacing: float | Sequence[float] | Mapping[str, float]) -> Triple:
+def normalise_spacing(spacing: Spacing) -> Triple:
     """Turn a spacing given as one number, three numbers or ``{dim: value}`` into ``(z, y, x)``.
 
     Parameters
@@ -147,7 +151,7 @@ class OutputGrid:
         cls,
         lower: Sequence[float] | npt.ArrayLike,
         upper: Sequence[float] | npt.ArrayLike,
-        spacing: float | Sequence[float] | Mapping[str, float],
+        spacing: Spacing,
         *,
         snap: bool = False,
         units: str = "micrometer",
@@ -194,7 +198,7 @@ class OutputGrid:
     def from_bounds_arg(
         cls,
         bounds: Any,
-        spacing: float | Sequence[float] | Mapping[str, float],
+        spacing: Spacing,
         *,
         units: str = "micrometer",
     ) -> OutputGrid:

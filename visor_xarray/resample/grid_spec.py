@@ -6,7 +6,7 @@ the bounds from the union of the transformed source boxes (snapped).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from visor_xarray.coords import level_spacing
 from visor_xarray.resample.grid import (
     SPATIAL_DIMS,
     OutputGrid,
+    Spacing,
     normalise_spacing,
     source_box,
     union_bounds,
@@ -26,10 +27,7 @@ from visor_xarray.resample.resolve import Prepared
 from visor_xarray.schema import ImageAttrs
 from visor_xarray.transforms.model import Affine
 
-__all__ = ["GridSpec", "Spacing", "output_grid", "target_steps"]
-
-#: An output spacing: one number (isotropic), three ``(z, y, x)``, or ``{dim: value}``.
-Spacing = float | Sequence[float] | Mapping[str, float]
+__all__ = ["GridSpec", "output_grid", "target_steps"]
 
 
 @dataclass(frozen=True)

@@ -19,19 +19,21 @@ This module turns ``DataArray.visor.resample(to_space=..., version=...)`` into a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import xarray as xr
 
+from visor_xarray.resample.block_shape import Chunks
 from visor_xarray.resample.core import build_blocks, check_interpolation, wrap_result
-from visor_xarray.resample.grid import OutputGrid
-from visor_xarray.resample.grid_spec import GridSpec, Spacing, output_grid
+from visor_xarray.resample.grid import OutputGrid, Spacing
+from visor_xarray.resample.grid_spec import GridSpec, output_grid
+from visor_xarray.resample.plan import Interpolation, ResamplePlan
 from visor_xarray.resample.provenance import provenance_attrs
-from visor_xarray.resample.resolve import TransformArg, TransformSpec, prepare
+from visor_xarray.resample.resolve import Prepared, TransformArg, TransformSpec, prepare
 from visor_xarray.resample.source_level import data_to_read
 
-__all__ = ["resample_dataarray"]
+__all__ = ["resample_dataarray", "resample_prepared"]
 
 
 def resample_dataarray(
@@ -47,7 +49,7 @@ def resample_dataarray(
     grid: OutputGrid | None = None,
     order: int = 1,
     fill_value: float = 0,
-    chunks: int | Sequence[int] | Mapping[str, int] | None = None,
+    chunks: Chunks | None = None,
     level: str | int | None = "auto",
     mode: str = "constant",
     dtype: Any = None,
@@ -132,7 +134,62 @@ def resample_dataarray(
         prefilter=prefilter,
         kernel=kernel,
     )
-    chosen = output_grid(prepared, GridSpec(spacing, bounds, grid))
+    result, provenance = resample_prepared(
+        prepared,
+        GridSpec(spacing, bounds, grid),
+        interpolation,
+        chunks=chunks,
+        level=level,
+        out_lead=prepared.lead_dims,
+    )
+    result.attrs = {**provenance, **result.attrs}
+    return result
+
+
+def resample_prepared(
+    prepared: Prepared,
+    grid: GridSpec,
+    interpolation: Interpolation,
+    *,
+    chunks: Chunks | None,
+    level: str | int | None,
+    out_lead: Sequence[str],
+    make_plan: Any = ResamplePlan,
+    name: str = "resample",
+) -> tuple[xr.DataArray, dict[str, Any]]:
+    """The lazy result of a prepared source on the grid asked for, and its provenance.
+
+    The steps :func:`resample_dataarray` and :func:`~visor_xarray.resample.stitch_stacks`
+    share once the transforms are resolved: the output grid, the level to read, the block
+    tasks, the DataArray.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The source with its transforms (:func:`~visor_xarray.resample.resolve.prepare`).
+    grid : GridSpec
+        The output grid asked for.
+    interpolation : Interpolation
+        The checked interpolation settings.
+    chunks : int, sequence, mapping or None
+        Output block shape (z, y, x).
+    level : "auto", int, str or None
+        Resolution level to read (see :func:`resample_dataarray`).
+    out_lead : sequence of str
+        The leading dims of the result (a stitch blends ``vs`` away).
+    make_plan : callable, default ResamplePlan
+        The block plan (see :func:`~visor_xarray.resample.core.build_blocks`).
+    name : str, default "resample"
+        Prefix of the dask name.
+
+    Returns
+    -------
+    result : xarray.DataArray
+        Dask-backed, with the interpolation attrs.
+    provenance : dict
+        Its provenance attrs (:func:`~visor_xarray.resample.provenance.provenance_attrs`).
+    """
+    chosen = output_grid(prepared, grid)
     data = data_to_read(prepared, chosen, level)
     blocks, task_bytes = build_blocks(
         data,
@@ -140,10 +197,11 @@ def resample_dataarray(
         chosen,
         interpolation,
         chunks,
-        lead_chunks=[(1,) * int(prepared.source.sizes[d]) for d in prepared.lead_dims],
+        lead_chunks=[(1,) * int(prepared.source.sizes[d]) for d in out_lead],
+        make_plan=make_plan,
+        name=name,
     )
     result = wrap_result(
-        blocks, prepared.source, prepared.lead_dims, chosen, to_space, interpolation, task_bytes
+        blocks, prepared.source, out_lead, chosen, prepared.to_space, interpolation, task_bytes
     )
-    result.attrs = {**provenance_attrs(prepared, data.level), **result.attrs}
-    return result
+    return result, provenance_attrs(prepared, data.level)

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from visor_xarray import layout
-from visor_xarray.coords import channel_field_long_name
+from visor_xarray.coords import channel_field_long_name, level_spacing
 from visor_xarray.errors import MetadataError
 from visor_xarray.schema import CHANNEL_FIELD_UNITS, ImageAttrs, parse_image_attrs
 
@@ -93,8 +93,6 @@ def _spacing_and_origin(
             )
         return step, float(values[0]), units
     if original is not None:
-        from visor_xarray.coords import level_spacing
-
         multiscale = original.multiscale
         if dim in multiscale.dims:
             chosen = level if level in multiscale.level_paths else multiscale.level_paths[0]

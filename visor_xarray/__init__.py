@@ -40,8 +40,8 @@ from visor_xarray.errors import (
 )
 from visor_xarray.io import open_datatree, open_image
 from visor_xarray.options import get_options, set_options
+from visor_xarray.resample import Transform
 from visor_xarray.store import VsrStore
-from visor_xarray.transforms.stored import Transform
 from visor_xarray.validate import Problem, validate
 from visor_xarray.write import WriteReport, add_levels
 from visor_xarray.zarr_io import WriteInProgressError, pipeline_name

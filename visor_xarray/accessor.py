@@ -11,21 +11,23 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pint
 import xarray as xr
 
+from visor_xarray.backend.build import DATA_VARIABLE
 from visor_xarray.backend.label_index import label_indexed
 from visor_xarray.compute import compute_in_place
 from visor_xarray.coords import level_spacing
 from visor_xarray.errors import InvalidArrayError, MetadataError, UnknownLabelError
+from visor_xarray.quicklook import mip, picture_pixels, write_png
+from visor_xarray.resample import resample_dataarray, stitch_stacks
 from visor_xarray.schema import ImageAttrs, parse_image_attrs
 from visor_xarray.units import quantity
-
-if TYPE_CHECKING:
-    from visor_xarray.write import WriteReport
+from visor_xarray.write import WriteReport, write_dataarray, write_region
+from visor_xarray.write.pyramid import downsample, level_factors
 
 __all__ = ["VisorDataArrayAccessor", "VisorDataTreeAccessor", "VisorDatasetAccessor"]
 
@@ -220,8 +222,6 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         -------
         xarray.DataArray
         """
-        from visor_xarray.quicklook import mip
-
         projected: xr.DataArray = mip(self._obj, dim)
         return projected
 
@@ -279,8 +279,6 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         -------
         pathlib.Path
         """
-        from visor_xarray.quicklook import picture_pixels, write_png
-
         return write_png(path, picture_pixels(self._picture(dim), min_size=min_size))
 
     def to_vsr(
@@ -361,8 +359,6 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
             For an unsupported dtype, a bad chunk/shard shape, or region data of the wrong
             shape.
         """
-        from visor_xarray.write import write_dataarray, write_region
-
         if region is not None:
             if mode not in ("r+", "a"):
                 raise ValueError(f"region writes need mode='r+' or 'a', got {mode!r}")
@@ -408,8 +404,6 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
             (``x_k = x_0 + s_0 * (f * i + (f - 1) / 2)``). Odd sizes: the last output voxel
             reduces the voxels that exist; integer dtypes are rounded half to even.
         """
-        from visor_xarray.write.pyramid import downsample, level_factors
-
         image_type = str(self._obj.attrs.get("image_type", "raw"))
         steps = level_factors([str(d) for d in self._obj.dims], image_type, levels)
         current = self._obj if self._obj.chunks is not None else self._obj.chunk()
@@ -460,40 +454,28 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
     ) -> xr.DataArray:
         """Resample this image into another space (lazy, block-driven pull-back).
 
-        See :func:`visor_xarray.resample.resample_dataarray` for every parameter and rule
-        (output grid, ``level="auto"``, memory bound) and ``docs/resampling.md``.
+        The keywords and rules (output grid, ``level="auto"``, memory bound) are those of
+        :func:`visor_xarray.resample.resample_dataarray`, documented there; see also
+        ``docs/resampling.md``.
 
         Parameters
         ----------
-        to_space : str
-            Target space (``"ortho"``, ``"slice"``, ...).
-        version : str, optional
-            Transform version of the sample (default: the image's ``transform_version``).
-        transform : Affine or mapping, optional
-            ``from_space -> to_space`` instead of a stored version (for raw images: raw
-            level-0 voxel index -> target µm).
-        spacing : float, sequence or mapping, optional
-            Output voxel size; default isotropic, the finest target-space voxel step.
-        bounds : mapping or pair, optional
-            First and last output voxel centres; default the transformed source box.
-        order : int, default 1
-            Interpolation order (0, 1, 3, ...).
-        fill_value : float, default 0
-            Value outside the source.
-        chunks : int, sequence or mapping, optional
-            Output block shape; default 1-2 M voxels shaped for small source footprints.
-        level : "auto", int, str or None, default "auto"
-            Resolution level to read (``None``: this object's data as they are).
+        to_space, version, transform
+            Target space and transform (:class:`~visor_xarray.resample.TransformSpec`).
+        spacing, bounds
+            Output grid (:class:`~visor_xarray.resample.GridSpec`).
+        order, fill_value, chunks, level
+            Interpolation order, value outside the source, output block shape, resolution
+            level to read (``None``: this object's data as they are).
         **kwargs
-            ``from_space``, ``slice_name``, ``grid``, ``mode``, ``dtype``, ``prefilter``.
+            ``from_space``, ``slice_name``, ``grid``, ``mode``, ``dtype``, ``prefilter``,
+            ``kernel``.
 
         Returns
         -------
         xarray.DataArray
             Dask-backed, in the target space, with provenance attrs.
         """
-        from visor_xarray.resample import resample_dataarray
-
         result = resample_dataarray(
             self._obj,
             to_space=to_space,
@@ -526,29 +508,27 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
     ) -> xr.DataArray:
         """Resample every stack (``vs``) into one space and blend the overlaps (lazy).
 
-        See :func:`visor_xarray.resample.stitch_stacks` and ``docs/resampling.md``.
+        The keywords and rules are those of :func:`visor_xarray.resample.stitch_stacks`,
+        documented there; see also ``docs/resampling.md``.
 
         Parameters
         ----------
-        to_space : str, default "slice"
-            The common space.
-        version : str, optional
-            Transform version (default: the image's ``transform_version``).
+        to_space, version
+            Common space and transform version
+            (:class:`~visor_xarray.resample.TransformSpec`).
         blend : {"mean", "max"}, default "mean"
             Average, or maximum, of the stacks covering a voxel.
         spacing, bounds, order, fill_value, chunks, level
             As in :meth:`resample`.
         **kwargs
             ``transform``, ``from_space``, ``slice_name``, ``grid``, ``dtype``,
-            ``prefilter``.
+            ``prefilter``, ``kernel``.
 
         Returns
         -------
         xarray.DataArray
             Dims ``(ch, z, y, x)``, dask-backed.
         """
-        from visor_xarray.resample import stitch_stacks
-
         result = stitch_stacks(
             self._obj,
             to_space=to_space,
@@ -614,8 +594,6 @@ class VisorDatasetAccessor(_VisorAccessorBase[xr.Dataset]):
         return self._image().visor.to_vsr(path, **kwargs)  # type: ignore[no-any-return]
 
     def _image(self) -> xr.DataArray:
-        from visor_xarray.backend.build import DATA_VARIABLE
-
         names = [str(name) for name in self._obj.data_vars]
         if DATA_VARIABLE in names:
             chosen = DATA_VARIABLE

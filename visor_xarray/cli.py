@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import xarray as xr
+
 from visor_xarray._cli_args import (
     USAGE_ERRORS,
     Parser,
@@ -25,8 +28,15 @@ from visor_xarray._cli_args import (
     choose_label,
     positive,
 )
+from visor_xarray.api import info, list_image, list_transform
+from visor_xarray.convert.cli import add_copy_command
+from visor_xarray.coords import level_spacing
+from visor_xarray.demo import run_demo
 from visor_xarray.errors import VisorError
 from visor_xarray.progress import progress_bar
+from visor_xarray.store import VsrStore
+from visor_xarray.validate import validate
+from visor_xarray.write import add_levels
 
 __all__ = ["main"]
 
@@ -42,12 +52,6 @@ def _table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from visor_xarray.api import info, list_image
-    from visor_xarray.coords import level_spacing
-    from visor_xarray.store import VsrStore
-
     print(info(args.path))
     store = VsrStore(args.path)
     rows = []
@@ -84,8 +88,6 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    from visor_xarray.api import list_image, list_transform
-
     images = list_image(args.path, type=args.type, channel=args.channel)
     unfiltered = args.type is None and args.channel is None
     # listed before printing, so that an unknown version is refused with nothing printed
@@ -96,8 +98,6 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from visor_xarray.validate import validate
-
     problems = validate(args.path, deep=args.deep)
     for problem in problems:
         print(problem)
@@ -107,8 +107,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_pyramid(args: argparse.Namespace) -> int:
-    from visor_xarray.write import add_levels
-
     kind, name = choose_image(args.path, args.image)
     with progress_bar(not args.quiet):
         report = add_levels(
@@ -122,8 +120,6 @@ def _cmd_pyramid(args: argparse.Namespace) -> int:
 
 
 def _open_image(path: str, image: str | None, level: str) -> Any:
-    import xarray as xr
-
     kind, name = choose_image(path, image)
     return xr.open_dataset(
         path, engine="visor", image_type=kind, name=name, resolution=level, chunks={}
@@ -180,8 +176,6 @@ def _cmd_resample(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from visor_xarray.demo import run_demo
-
     return run_demo(Path(args.out), quiet=args.quiet)
 
 
@@ -273,8 +267,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     resample.add_argument("--quiet", action="store_true", help="no progress bar")
     resample.set_defaults(run=_cmd_resample)
-
-    from visor_xarray.convert.cli import add_copy_command
 
     add_copy_command(commands)
 

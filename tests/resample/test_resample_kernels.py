@@ -120,7 +120,7 @@ def test_kernel_choice_does_not_change_results(order: int) -> None:
 
 def test_default_block_shapes() -> None:
     from visor_xarray.resample import OutputGrid
-    from visor_xarray.resample.core import default_block
+    from visor_xarray.resample.block_shape import default_block
     from visor_xarray.transforms import Affine
 
     assert default_block([Affine.identity()], (500, 500, 500), 1) == (128, 128, 128)

@@ -1,21 +1,28 @@
-"""The default output block shape: the memory budget of one block task.
+"""The shape of the output blocks: the memory budget of one block task.
 
-Blocks of 1-2 M output voxels, shaped so that the source footprint read per output voxel is
-smallest (see :func:`default_block`).
+The user's ``chunks=`` (:func:`normalise_chunks`), or by default blocks of 1-2 M output
+voxels shaped so that the source footprint read per output voxel is smallest
+(:func:`default_block`).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from visor_xarray.resample.footprint import footprint_margin
-from visor_xarray.resample.grid import normalise_chunks
+from visor_xarray.resample.grid import SPATIAL_DIMS
 from visor_xarray.transforms.model import Affine
 
-__all__ = ["default_block"]
+__all__ = ["DEFAULT_BLOCK", "Chunks", "default_block", "normalise_chunks"]
+
+#: An output block shape as users give it: one edge, three ``(z, y, x)``, or ``{dim: edge}``.
+Chunks = int | Sequence[int] | Mapping[str, int]
+
+#: Default edge of an output block (voxels per axis), see :func:`normalise_chunks`.
+DEFAULT_BLOCK = 128
 
 #: Block edges considered by :func:`default_block`, and the voxel count of a block.
 _BLOCK_EDGES = (64, 128, 256, 512)
@@ -66,3 +73,48 @@ def default_block(
     candidates = [r for r in ratios if r[0] <= best * 1.05]
     chosen = min(candidates, key=lambda r: (r[1], r[0]))[2]
     return normalise_chunks(chosen, shape)
+
+
+def normalise_chunks(chunks: Chunks | None, shape: Sequence[int]) -> tuple[int, int, int]:
+    """Block shape of the output from the user's ``chunks=`` argument.
+
+    Parameters
+    ----------
+    chunks : int, sequence of 3 ints, mapping or None
+        None gives :data:`DEFAULT_BLOCK` (128) voxels per axis; one int applies to every
+        axis; a mapping may give some of ``z``/``y``/``x`` (the others take the default);
+        -1 means the whole axis.
+    shape : sequence of int
+        The output grid shape (each block is clipped to it).
+
+    Returns
+    -------
+    tuple of int
+        ``(bz, by, bx)``.
+
+    Raises
+    ------
+    ValueError
+        For a size that is neither positive nor -1.
+    """
+    if chunks is None:
+        sizes: list[int] = [DEFAULT_BLOCK] * 3
+    elif isinstance(chunks, Mapping):
+        unknown = set(chunks) - set(SPATIAL_DIMS)
+        if unknown:
+            raise ValueError(f"chunks may name only z, y and x, got {sorted(unknown)}")
+        sizes = [int(chunks.get(d, DEFAULT_BLOCK)) for d in SPATIAL_DIMS]
+    elif isinstance(chunks, int | np.integer):
+        sizes = [int(chunks)] * 3
+    else:
+        sizes = [int(c) for c in chunks]
+        if len(sizes) != 3:
+            raise ValueError(f"chunks must give 3 sizes (z, y, x), got {chunks!r}")
+    out = []
+    for size, extent in zip(sizes, shape, strict=True):
+        if size == -1:
+            size = extent
+        if size < 1:
+            raise ValueError(f"chunk sizes must be positive (or -1 for a whole axis), got {sizes}")
+        out.append(min(size, int(extent)))
+    return (out[0], out[1], out[2])

@@ -25,7 +25,7 @@ This module holds the entry point (:func:`resample_to_grid`), its parameter chec
 * :mod:`visor_xarray.resample.plan`: output blocks, footprints and the kernel call;
 * :mod:`visor_xarray.resample.readers`: where footprints are read from;
 * :mod:`visor_xarray.resample.footprint`: margins and the chunks a footprint overlaps;
-* :mod:`visor_xarray.resample.block_shape`: the default block shape (memory budget);
+* :mod:`visor_xarray.resample.block_shape`: the output block shape (memory budget);
 * :mod:`visor_xarray.resample.graph`: the dask graph assembly.
 """
 
@@ -42,13 +42,12 @@ import xarray as xr
 from dask.base import tokenize
 
 from visor_xarray.chunking import TASK_BYTES_ENCODING
-from visor_xarray.resample.block_shape import default_block
+from visor_xarray.resample.block_shape import Chunks, default_block, normalise_chunks
 from visor_xarray.resample.footprint import SPLINE_MARGIN, footprint_margin
 from visor_xarray.resample.graph import chunked_blocks, lazy_blocks
 from visor_xarray.resample.grid import (
     SPATIAL_DIMS,
     OutputGrid,
-    normalise_chunks,
     regular_step,
 )
 from visor_xarray.resample.plan import Interpolation, ResamplePlan
@@ -181,7 +180,7 @@ def build_blocks(
     transforms: Mapping[tuple[int, ...], Affine],
     grid: OutputGrid,
     interpolation: Interpolation,
-    chunks: int | Sequence[int] | Mapping[str, int] | None,
+    chunks: Chunks | None,
     *,
     lead_chunks: Sequence[tuple[int, ...]],
     make_plan: Any = ResamplePlan,

@@ -3,8 +3,8 @@
 The *footprint* of an output block is the axis-aligned box of source voxels its 8 corners
 map back to, widened by the interpolation margin (:func:`footprint_margin`; the boxes
 themselves are computed by :class:`~visor_xarray.resample.plan.ResamplePlan`). For dask
-sources, :func:`_pieces` lists the source chunks a footprint overlaps and what to copy from
-each.
+sources, :func:`footprint_pieces` lists the source chunks a footprint overlaps and what
+to copy from each.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import numpy.typing as npt
 
 __all__ = [
     "SPLINE_MARGIN",
+    "chunk_boundaries",
     "footprint_margin",
+    "footprint_pieces",
 ]
 
 #: Extra source voxels read around a footprint for spline orders >= 2. scipy prefilters
@@ -26,9 +28,6 @@ __all__ = [
 #: voxels away (cubic), so 12 voxels leave a relative difference below ~2e-7 to the
 #: whole-volume prefilter.
 SPLINE_MARGIN = 12
-
-# Rounding slack (voxels) of the tight footprints of the separable kernel.
-_TIGHT_SLACK = 1e-7
 
 
 def footprint_margin(order: int) -> int:
@@ -48,18 +47,49 @@ def footprint_margin(order: int) -> int:
     return 1 if order <= 1 else SPLINE_MARGIN
 
 
-def _boundaries(chunks: Sequence[int]) -> npt.NDArray[np.int64]:
+def chunk_boundaries(chunks: Sequence[int]) -> npt.NDArray[np.int64]:
+    """The edges of the chunks along one axis: ``[0, c0, c0 + c1, ..., sum(chunks)]``.
+
+    Parameters
+    ----------
+    chunks : sequence of int
+        The chunk sizes along the axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``len(chunks) + 1`` int64 edges.
+    """
     return np.concatenate([[0], np.cumsum(chunks)]).astype(np.int64)
 
 
-def _pieces(
+def footprint_pieces(
     name: str,
     bounds: Sequence[npt.NDArray[np.int64]],
     position: tuple[int, ...],
     box_lo: npt.NDArray[np.int64],
     box_hi: npt.NDArray[np.int64],
 ) -> tuple[list[tuple[Any, ...]], tuple[tuple[tuple[Any, ...], tuple[slice, ...]], ...]]:
-    """Source chunk keys overlapping a footprint, with what to copy from each."""
+    """Source chunk keys overlapping a footprint, with what to copy from each.
+
+    Parameters
+    ----------
+    name : str
+        The dask name of the source array.
+    bounds : sequence of numpy.ndarray
+        Per source axis, the chunk edges (:func:`chunk_boundaries`).
+    position : tuple of int
+        The position along the leading (non-spatial) axes.
+    box_lo, box_hi : numpy.ndarray
+        The footprint, ``[lo, hi)`` source voxel indices along z, y, x.
+
+    Returns
+    -------
+    keys : list of tuple
+        The dask keys of the chunks the footprint overlaps.
+    pieces : tuple
+        Per key, ``(index in the chunk, index in the footprint box)``.
+    """
     lead_chunk: list[int] = []
     lead_local: list[int] = []
     for axis, index in enumerate(position):

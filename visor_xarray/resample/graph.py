@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from dask.highlevelgraph import HighLevelGraph
 
-from visor_xarray.resample.footprint import _boundaries, _pieces
+from visor_xarray.resample.footprint import chunk_boundaries, footprint_pieces
 from visor_xarray.resample.plan import ResamplePlan
 from visor_xarray.resample.readers import ChunkReader, Reader
 
@@ -128,7 +128,7 @@ def chunked_blocks(
     -------
     dask.array.Array
     """
-    bounds = [_boundaries(c) for c in source.chunks]
+    bounds = [chunk_boundaries(c) for c in source.chunks]
     plan_key = f"{name}-plan"
     layer: dict[Any, Any] = {plan_key: plan}
     lead_counts = [len(c) for c in lead_chunks]
@@ -144,7 +144,7 @@ def chunked_blocks(
                     continue
                 low = np.asarray(footprint.low, dtype=np.int64)
                 high = np.asarray(footprint.high, dtype=np.int64)
-                chunk_keys, pieces = _pieces(source.name, bounds, position, low, high)
+                chunk_keys, pieces = footprint_pieces(source.name, bounds, position, low, high)
                 keys.extend(chunk_keys)
                 layout.append((position, footprint.shape, pieces))
             block_id = (*lead, *ijk)

@@ -22,7 +22,7 @@ from visor_xarray.transforms.model import Affine
 __all__ = [
     "SPATIAL_DIMS",
     "OutputGrid",
-    "normalise_chunks",
+    "Spacing",
     "normalise_spacing",
     "source_box",
     "union_bounds",
@@ -31,14 +31,14 @@ __all__ = [
 #: The spatial dimensions, in array order.
 SPATIAL_DIMS: tuple[str, str, str] = ("z", "y", "x")
 
-#: Default edge of an output block (voxels per axis), see :func:`normalise_chunks`.
-DEFAULT_BLOCK = 128
-
 # Relative slack when deciding how many voxel centres fit between two bounds, so that an
 # extent that is a whole number of voxels up to rounding gets its last voxel.
 _FIT_TOLERANCE = 1e-9
 
 Triple = tuple[float, float, float]
+
+#: An output spacing: one number (isotropic), three ``(z, y, x)``, or ``{dim: value}``.
+Spacing = float | Sequence[float] | Mapping[str, float]
 
 
 def _triple(value: Any, name: str) -> Triple:
@@ -49,7 +49,7 @@ def _triple(value: Any, name: str) -> Triple:
     return (z, y, x)
 
 
-def normalise_spacing(spacing: float | Sequence[float] | Mapping[str, float]) -> Triple:
+def normalise_spacing(spacing: Spacing) -> Triple:
     """Turn a spacing given as one number, three numbers or ``{dim: value}`` into ``(z, y, x)``.
 
     Parameters
@@ -151,7 +151,7 @@ class OutputGrid:
         cls,
         lower: Sequence[float] | npt.ArrayLike,
         upper: Sequence[float] | npt.ArrayLike,
-        spacing: float | Sequence[float] | Mapping[str, float],
+        spacing: Spacing,
         *,
         snap: bool = False,
         units: str = "micrometer",
@@ -198,7 +198,7 @@ class OutputGrid:
     def from_bounds_arg(
         cls,
         bounds: Any,
-        spacing: float | Sequence[float] | Mapping[str, float],
+        spacing: Spacing,
         *,
         units: str = "micrometer",
     ) -> OutputGrid:
@@ -413,50 +413,3 @@ def union_bounds(boxes: Iterable[tuple[npt.ArrayLike, npt.ArrayLike]]) -> tuple[
     low = np.min([p[0] for p in pairs], axis=0)
     high = np.max([p[1] for p in pairs], axis=0)
     return _triple(low, "lower"), _triple(high, "upper")
-
-
-def normalise_chunks(
-    chunks: int | Sequence[int] | Mapping[str, int] | None, shape: Sequence[int]
-) -> tuple[int, int, int]:
-    """Block shape of the output from the user's ``chunks=`` argument.
-
-    Parameters
-    ----------
-    chunks : int, sequence of 3 ints, mapping or None
-        None gives :data:`DEFAULT_BLOCK` (128) voxels per axis; one int applies to every
-        axis; a mapping may give some of ``z``/``y``/``x`` (the others take the default);
-        -1 means the whole axis.
-    shape : sequence of int
-        The output grid shape (each block is clipped to it).
-
-    Returns
-    -------
-    tuple of int
-        ``(bz, by, bx)``.
-
-    Raises
-    ------
-    ValueError
-        For a size that is neither positive nor -1.
-    """
-    if chunks is None:
-        sizes: list[int] = [DEFAULT_BLOCK] * 3
-    elif isinstance(chunks, Mapping):
-        unknown = set(chunks) - set(SPATIAL_DIMS)
-        if unknown:
-            raise ValueError(f"chunks may name only z, y and x, got {sorted(unknown)}")
-        sizes = [int(chunks.get(d, DEFAULT_BLOCK)) for d in SPATIAL_DIMS]
-    elif isinstance(chunks, int | np.integer):
-        sizes = [int(chunks)] * 3
-    else:
-        sizes = [int(c) for c in chunks]
-        if len(sizes) != 3:
-            raise ValueError(f"chunks must give 3 sizes (z, y, x), got {chunks!r}")
-    out = []
-    for size, extent in zip(sizes, shape, strict=True):
-        if size == -1:
-            size = extent
-        if size < 1:
-            raise ValueError(f"chunk sizes must be positive (or -1 for a whole axis), got {sizes}")
-        out.append(min(size, int(extent)))
-    return (out[0], out[1], out[2])

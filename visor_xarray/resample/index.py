@@ -35,7 +35,7 @@ from xarray.indexes import CoordinateTransform
 
 from visor_xarray.resample.core import index_to_coords
 from visor_xarray.resample.grid import SPATIAL_DIMS
-from visor_xarray.resample.resolve import TransformArg, prepare
+from visor_xarray.resample.resolve import TransformArg, TransformSpec, prepare
 from visor_xarray.transforms.model import Affine
 
 __all__ = ["AffineCoordinateTransform", "SpaceIndex", "assign_space_coords"]
@@ -324,7 +324,7 @@ def assign_space_coords(
     to_space : str
         The target space.
     version, transform, from_space, slice_name
-        As in :func:`~visor_xarray.resample.resample_dataarray`.
+        Where the transform comes from: see :class:`~visor_xarray.resample.TransformSpec`.
     names : sequence of str, optional
         Names of the new coordinates; default ``("z_{to_space}", "y_{to_space}",
         "x_{to_space}")``.
@@ -352,14 +352,7 @@ def assign_space_coords(
             f"target-space coordinates need one stack and channel (dims z, y, x), got extra "
             f"dims {extra}; select one first, e.g. .sel(vs=..., ch=...)"
         )
-    prepared = prepare(
-        source,
-        to_space=to_space,
-        version=version,
-        transform=transform,
-        from_space=from_space,
-        slice_name=slice_name,
-    )
+    prepared = prepare(source, TransformSpec(to_space, version, transform, from_space, slice_name))
     ordered = source.transpose(*SPATIAL_DIMS)
     affine = prepared.coord_maps[()] @ index_to_coords(ordered)
     coord_names = (

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from visor_xarray.resample.footprint import _TIGHT_SLACK, footprint_margin
+from visor_xarray.resample.footprint import chunk_boundaries, footprint_margin
 from visor_xarray.resample.kernels import (
     SEPARABLE_MODES,
     affine_block,
@@ -40,6 +40,9 @@ Position = tuple[int, ...]
 # gathers and their float64 copies, the sparse weights (measured with one thread:
 # +16 MiB for 512 x 64 x 64 uint16 deskew blocks, of which 6 MiB are block and footprint).
 _KERNEL_SLABS = 10 * 2**20
+
+# Rounding slack (voxels) of the tight footprints of the separable kernel.
+_TIGHT_SLACK = 1e-7
 
 
 @dataclass(frozen=True)
@@ -165,10 +168,6 @@ class Footprint:
         )
 
 
-def _boundaries(chunks: Sequence[int]) -> npt.NDArray[np.int64]:
-    return np.concatenate([[0], np.cumsum(chunks)]).astype(np.int64)
-
-
 @dataclass(frozen=True, eq=False)
 class ResamplePlan:
     """Output blocks of a resampling and the source footprint of each.
@@ -192,7 +191,7 @@ class ResamplePlan:
 
     @functools.cached_property
     def _edges(self) -> tuple[npt.NDArray[np.int64], ...]:
-        return tuple(_boundaries(c) for c in self.chunks)
+        return tuple(chunk_boundaries(c) for c in self.chunks)
 
     @functools.cached_property
     def _separable_axes(self) -> dict[Position, int | None]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from visor_xarray.resample.resolve import Prepared
 
-__all__: list[str] = []
+__all__ = ["provenance_attrs"]
 
 
 def _nested(prepared: Prepared, value: Any) -> Any:
@@ -25,7 +25,24 @@ def _nested(prepared: Prepared, value: Any) -> Any:
     return build(())
 
 
-def _provenance(prepared: Prepared, read_level: str | None) -> dict[str, Any]:
+def provenance_attrs(prepared: Prepared, read_level: str | None) -> dict[str, Any]:
+    """The provenance attrs of a result resampled from ``prepared``.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The source with its transforms.
+    read_level : str or None
+        The resolution level read (None: the data as they were).
+
+    Returns
+    -------
+    dict
+        ``from_space``, ``to_space``, ``transform_version`` (if stored),
+        ``transform_matrix`` (nested over the leading dims), ``stack``/``channel`` (stored
+        indices, where the metadata give them), ``source_vsr_path``, ``source_image_type``,
+        ``source_image_name``, ``source_resolution_level``.
+    """
     source = prepared.source
     attrs: dict[str, Any] = {"from_space": prepared.from_space, "to_space": prepared.to_space}
     if prepared.version is not None:

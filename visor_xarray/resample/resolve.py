@@ -13,7 +13,6 @@ import itertools
 import json
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
@@ -22,14 +21,13 @@ from visor_xarray.errors import MetadataError
 from visor_xarray.resample.grid import SPATIAL_DIMS
 from visor_xarray.schema import ImageAttrs, parse_image_attrs
 from visor_xarray.transforms.model import Affine
-
-if TYPE_CHECKING:
-    from visor_xarray.transforms.stored import Transform as StoredTransform
+from visor_xarray.transforms.stored import Transform as StoredTransform
 
 __all__ = [
     "LABEL_DIMS",
     "Prepared",
     "TransformArg",
+    "TransformSpec",
     "prepare",
 ]
 
@@ -37,6 +35,42 @@ __all__ = [
 LABEL_DIMS = ("vs", "ch")
 
 TransformArg = Affine | Mapping[Hashable, Affine] | None
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    """Which space to resample into, and where the transform to it comes from.
+
+    The keywords ``to_space``, ``version``, ``transform``, ``from_space`` and
+    ``slice_name`` of :func:`~visor_xarray.resample.resample_dataarray`,
+    :func:`~visor_xarray.resample.stitch_stacks`,
+    :func:`~visor_xarray.resample.assign_space_coords` and the ``.visor.resample`` /
+    ``.visor.stitch`` accessors, documented here once; :func:`prepare` resolves them.
+
+    Parameters
+    ----------
+    to_space : str
+        Target space (``"ortho"``, ``"slice"``, ``"brain"``, ...).
+    version : str, optional
+        Transform version in the sample; the chain ``from_space -> to_space`` is composed
+        from the stored transforms of each stack/channel (inverting where needed).
+        Defaults to the image's ``transform_version`` when ``transform`` is not given.
+    transform : Affine or mapping, optional
+        Instead of ``version``: the map ``from_space -> to_space``. For ``raw`` it maps
+        level-0 raw voxel indices ``(z, y, x)`` to target micrometres. A mapping gives one
+        per ``(stack, channel)`` label pair, stack label or channel label.
+    from_space : str, optional
+        Source space; default ``"raw"`` for raw images (and plain DataArrays). Other
+        spaces take the coordinates (µm) as the source-space positions.
+    slice_name : str, optional
+        Slice directory of the version (default: the image name; raw images are slices).
+    """
+
+    to_space: str
+    version: str | None = None
+    transform: TransformArg = None
+    from_space: str | None = None
+    slice_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,15 +162,7 @@ def _lookup(
     )
 
 
-def prepare(
-    source: xr.DataArray,
-    *,
-    to_space: str,
-    version: str | None = None,
-    transform: TransformArg = None,
-    from_space: str | None = None,
-    slice_name: str | None = None,
-) -> Prepared:
+def prepare(source: xr.DataArray, spec: TransformSpec) -> Prepared:
     """Resolve the transforms of every stack/channel of a source (no data are read).
 
     Parameters
@@ -144,19 +170,8 @@ def prepare(
     source : xarray.DataArray
         Dims ``z``, ``y``, ``x`` and optionally ``vs``/``ch`` (or scalar ``vs``/``ch``
         coordinates).
-    to_space : str
-        Target space, e.g. ``"ortho"``, ``"slice"``.
-    version : str, optional
-        Transform version to read from the sample (``visor_recon_transforms/{version}``).
-        Defaults to the image's ``transform_version`` attribute when ``transform`` is not
-        given either.
-    transform : Affine or mapping, optional
-        ``from_space -> to_space`` instead of a stored version: one :class:`Affine`, or a
-        mapping keyed by ``(stack, channel)`` labels, stack labels or channel labels.
-    from_space : str, optional
-        Default ``"raw"`` for raw images (and plain DataArrays).
-    slice_name : str, optional
-        Slice directory of the version; default the image name (raw images are slices).
+    spec : TransformSpec
+        The target space and where the transforms come from.
 
     Returns
     -------
@@ -172,6 +187,8 @@ def prepare(
     UnknownTransformError, UnknownLabelError, UnsupportedTransformError
         From the stored transforms.
     """
+    to_space, version, transform = spec.to_space, spec.version, spec.transform
+    from_space, slice_name = spec.from_space, spec.slice_name
     if version is not None and transform is not None:
         raise ValueError("give either version= (stored transforms) or transform=, not both")
     if version is None and transform is None:
@@ -195,8 +212,6 @@ def prepare(
     )
     stored: StoredTransform | None = None
     if version is not None:
-        from visor_xarray.transforms.stored import Transform as StoredTransform
-
         path = source.attrs.get("vsr_path")
         if path is None:
             raise MetadataError(

@@ -27,9 +27,9 @@ from dask.base import tokenize
 
 from visor_xarray.coords import level_index, level_spacing, spatial_coords
 from visor_xarray.resample.grid import SPATIAL_DIMS, OutputGrid
+from visor_xarray.resample.grid_spec import target_steps
 from visor_xarray.resample.readers import AxisMap, Reader, StoredReader, VariableReader
 from visor_xarray.resample.resolve import LABEL_DIMS, Prepared
-from visor_xarray.resample.target_grid import _target_steps
 from visor_xarray.schema import ImageAttrs
 from visor_xarray.store import SOURCE_ENCODING, LevelSource
 
@@ -160,7 +160,7 @@ def choose_level(
     base: npt.NDArray[np.float64] | None = None
     for path in multiscale.level_paths:
         spacing = level_spacing(multiscale, path)
-        lengths = _target_steps(maps, [spacing[a] for a in axes])
+        lengths = target_steps(maps, [spacing[a] for a in axes])
         if base is None:
             base = lengths
         if np.all(lengths <= np.maximum(base, finest) * (1 + _LEVEL_TOLERANCE)):

@@ -8,7 +8,7 @@ This module turns ``DataArray.visor.resample(to_space=..., version=...)`` into a
    (:mod:`~visor_xarray.resample.resolve`);
 2. the output grid is chosen (default spacing: the finest target-space step of a source
    voxel; default bounds: the union of the transformed source boxes, snapped;
-   :mod:`~visor_xarray.resample.target_grid`);
+   :mod:`~visor_xarray.resample.grid_spec`);
 3. the resolution level to read is chosen (``level="auto"``: the coarsest level whose
    voxels, mapped into the target space, are no coarser than the output spacing) and the
    stored image read at it, through the level source the engine recorded
@@ -19,24 +19,21 @@ This module turns ``DataArray.visor.resample(to_space=..., version=...)`` into a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import xarray as xr
 
+from visor_xarray.resample.block_shape import Chunks
 from visor_xarray.resample.core import build_blocks, check_interpolation, wrap_result
-from visor_xarray.resample.grid import OutputGrid
-from visor_xarray.resample.provenance import _provenance
-from visor_xarray.resample.resolve import TransformArg, prepare
+from visor_xarray.resample.grid import OutputGrid, Spacing
+from visor_xarray.resample.grid_spec import GridSpec, output_grid
+from visor_xarray.resample.plan import Interpolation, ResamplePlan
+from visor_xarray.resample.provenance import provenance_attrs
+from visor_xarray.resample.resolve import Prepared, TransformArg, TransformSpec, prepare
 from visor_xarray.resample.source_level import data_to_read
-from visor_xarray.resample.target_grid import output_grid
 
-if TYPE_CHECKING:
-    from visor_xarray.transforms.stored import Transform as StoredTransform
-
-__all__ = ["resample_dataarray", "resample_roi"]
+__all__ = ["resample_dataarray", "resample_prepared"]
 
 
 def resample_dataarray(
@@ -47,12 +44,12 @@ def resample_dataarray(
     transform: TransformArg = None,
     from_space: str | None = None,
     slice_name: str | None = None,
-    spacing: float | Sequence[float] | Mapping[str, float] | None = None,
+    spacing: Spacing | None = None,
     bounds: Any = None,
     grid: OutputGrid | None = None,
     order: int = 1,
     fill_value: float = 0,
-    chunks: int | Sequence[int] | Mapping[str, int] | None = None,
+    chunks: Chunks | None = None,
     level: str | int | None = "auto",
     mode: str = "constant",
     dtype: Any = None,
@@ -72,32 +69,13 @@ def resample_dataarray(
         dims ``z``, ``y``, ``x`` plus optionally ``vs`` and ``ch``. With ``vs``/``ch``
         dims every stack/channel is resampled with its own transform onto one shared
         grid; with scalar ``vs``/``ch`` coordinates (after ``sel``) just that one.
-    to_space : str
-        Target space (``"ortho"``, ``"slice"``, ``"brain"``, ...).
-    version : str, optional
-        Transform version in the sample; the chain ``from_space -> to_space`` is composed
-        from the stored transforms of each stack/channel (inverting where needed).
-        Defaults to the image's ``transform_version`` when ``transform`` is not given.
-    transform : Affine or mapping, optional
-        Instead of ``version``: the map ``from_space -> to_space``. For ``raw`` it maps
-        level-0 raw voxel indices ``(z, y, x)`` to target micrometres. A mapping gives one
-        per ``(stack, channel)`` label pair, stack label or channel label.
-    from_space : str, optional
-        Source space; ``"raw"`` for raw images. Other spaces take the coordinates (µm)
-        as the source-space positions.
-    slice_name : str, optional
-        Slice directory of the version (default: the image name).
-    spacing : float, sequence or mapping, optional
-        Output voxel size (target units). Default: isotropic, the smallest target-space
-        length of one source voxel step along any axis (for a length-preserving
-        transform such as a deskew or a rigid map, the finest source spacing).
-    bounds : mapping or pair, optional
-        ``{"z": (lo, hi), ...}`` or ``((zlo, ylo, xlo), (zhi, yhi, xhi))``: first and last
-        voxel centres. Default: the union over stacks/channels of the bounding boxes of
-        the transformed source voxel-centre boxes, with the origin snapped down to a
-        multiple of the spacing and the extent rounded up.
-    grid : OutputGrid, optional
-        An explicit output grid (instead of ``spacing``/``bounds``).
+    to_space, version, transform, from_space, slice_name
+        The target space and where the transform to it comes from (a stored ``version``,
+        by default the image's ``transform_version``, or an affine ``transform``): see
+        :class:`~visor_xarray.resample.TransformSpec`.
+    spacing, bounds, grid
+        The output grid (default: isotropic, the finest target-space voxel step, over the
+        transformed source boxes): see :class:`~visor_xarray.resample.GridSpec`.
     order : int, default 1
         Interpolation order: 0 nearest, 1 linear, 3 cubic spline (up to 5).
     fill_value : float, default 0
@@ -147,14 +125,7 @@ def resample_dataarray(
     >>> ortho = resample_dataarray(img.sel(vs="stack_1", ch="488"), to_space="ortho",
     ...                            version="v1", spacing=2.0)  # doctest: +SKIP
     """
-    prepared = prepare(
-        source,
-        to_space=to_space,
-        version=version,
-        transform=transform,
-        from_space=from_space,
-        slice_name=slice_name,
-    )
+    prepared = prepare(source, TransformSpec(to_space, version, transform, from_space, slice_name))
     interpolation = check_interpolation(
         order=order,
         mode=mode,
@@ -163,7 +134,62 @@ def resample_dataarray(
         prefilter=prefilter,
         kernel=kernel,
     )
-    chosen = output_grid(prepared, spacing=spacing, bounds=bounds, grid=grid)
+    result, provenance = resample_prepared(
+        prepared,
+        GridSpec(spacing, bounds, grid),
+        interpolation,
+        chunks=chunks,
+        level=level,
+        out_lead=prepared.lead_dims,
+    )
+    result.attrs = {**provenance, **result.attrs}
+    return result
+
+
+def resample_prepared(
+    prepared: Prepared,
+    grid: GridSpec,
+    interpolation: Interpolation,
+    *,
+    chunks: Chunks | None,
+    level: str | int | None,
+    out_lead: Sequence[str],
+    make_plan: Any = ResamplePlan,
+    name: str = "resample",
+) -> tuple[xr.DataArray, dict[str, Any]]:
+    """The lazy result of a prepared source on the grid asked for, and its provenance.
+
+    The steps :func:`resample_dataarray` and :func:`~visor_xarray.resample.stitch_stacks`
+    share once the transforms are resolved: the output grid, the level to read, the block
+    tasks, the DataArray.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        The source with its transforms (:func:`~visor_xarray.resample.resolve.prepare`).
+    grid : GridSpec
+        The output grid asked for.
+    interpolation : Interpolation
+        The checked interpolation settings.
+    chunks : int, sequence, mapping or None
+        Output block shape (z, y, x).
+    level : "auto", int, str or None
+        Resolution level to read (see :func:`resample_dataarray`).
+    out_lead : sequence of str
+        The leading dims of the result (a stitch blends ``vs`` away).
+    make_plan : callable, default ResamplePlan
+        The block plan (see :func:`~visor_xarray.resample.core.build_blocks`).
+    name : str, default "resample"
+        Prefix of the dask name.
+
+    Returns
+    -------
+    result : xarray.DataArray
+        Dask-backed, with the interpolation attrs.
+    provenance : dict
+        Its provenance attrs (:func:`~visor_xarray.resample.provenance.provenance_attrs`).
+    """
+    chosen = output_grid(prepared, grid)
     data = data_to_read(prepared, chosen, level)
     blocks, task_bytes = build_blocks(
         data,
@@ -171,85 +197,11 @@ def resample_dataarray(
         chosen,
         interpolation,
         chunks,
-        lead_chunks=[(1,) * int(prepared.source.sizes[d]) for d in prepared.lead_dims],
+        lead_chunks=[(1,) * int(prepared.source.sizes[d]) for d in out_lead],
+        make_plan=make_plan,
+        name=name,
     )
     result = wrap_result(
-        blocks, prepared.source, prepared.lead_dims, chosen, to_space, interpolation, task_bytes
+        blocks, prepared.source, out_lead, chosen, prepared.to_space, interpolation, task_bytes
     )
-    result.attrs = {**_provenance(prepared, data.level), **result.attrs}
-    return result
-
-
-def resample_roi(
-    transform: StoredTransform,
-    roi: Sequence[slice | int],
-    from_space: str = "raw",
-    to_space: str = "ortho",
-    **kwargs: Any,
-) -> npt.NDArray[Any]:
-    """Resample a region of a raw image into another space (the seed API's ``resample``).
-
-    Parameters
-    ----------
-    transform : visor_xarray.Transform
-        The stored transforms of one slice (``vx.Transform(path, version, name)``); the
-        raw image of the same name is read.
-    roi : sequence of slice or int
-        One entry per raw dim (``vs, ch, z, y, x``) in level-0 **source** voxel indices;
-        ints are kept as length-1 dims.
-    from_space : {"raw"}, default "raw"
-        The ROI is in raw indices, so only ``"raw"`` is accepted.
-    to_space : str, default "ortho"
-    **kwargs
-        Passed to :func:`resample_dataarray` (``spacing``, ``bounds``, ``order``,
-        ``fill_value``, ``level``, ``chunks``, ...).
-
-    Returns
-    -------
-    numpy.ndarray
-        The resampled region, dims ``(vs, ch, z, y, x)`` (the raw image's leading dims are
-        kept), on the grid :func:`resample_dataarray` chooses.
-
-    Raises
-    ------
-    ValueError
-        If ``from_space`` is not ``"raw"`` or ``roi`` does not match the raw dims.
-    UnknownImageError
-        If the sample has no raw image of the slice's name.
-
-    Examples
-    --------
-    >>> xfm = vx.Transform(path, version="v1", name="slice_1_10x")  # doctest: +SKIP
-    >>> roi = (slice(0, 1), slice(0, 1), slice(0, 20), slice(0, 30), slice(0, 40))
-    >>> xfm.resample(roi, to_space="ortho")  # doctest: +SKIP
-    """
-    if from_space != "raw":
-        raise ValueError(
-            f"resample(roi) takes a ROI in raw voxel indices, so from_space must be 'raw', got "
-            f"{from_space!r}; use DataArray.visor.resample for images in other spaces"
-        )
-    # The seed object knows its sample through its store; the image of a slice is the raw
-    # image of the same name.
-    sample = transform._store.path
-    image = xr.open_dataset(sample, engine="visor", image_type="raw", name=transform.name)["image"]
-    if len(roi) != image.ndim:
-        raise ValueError(
-            f"roi must give one slice per raw dim {image.dims}, got {len(roi)} entries"
-        )
-    selection = {
-        dim: slice(item, item + 1) if isinstance(item, int | np.integer) else item
-        for dim, item in zip(image.dims, roi, strict=True)
-    }
-    region = image.isel(selection)
-    if any(n == 0 for n in region.shape):
-        raise ValueError(f"roi {tuple(roi)} selects nothing from an image of shape {image.shape}")
-    result = resample_dataarray(
-        region,
-        to_space=to_space,
-        version=transform.version,
-        from_space="raw",
-        slice_name=transform.name,
-        **kwargs,
-    )
-    values: npt.NDArray[Any] = np.asarray(result.data.compute())
-    return values
+    return result, provenance_attrs(prepared, data.level)

@@ -11,19 +11,18 @@ resampling the stacks, whatever their number, and the graph has one task per out
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from visor_xarray.resample.blend import BLENDS, StitchPlan
-from visor_xarray.resample.core import build_blocks, check_interpolation, wrap_result
-from visor_xarray.resample.grid import OutputGrid
-from visor_xarray.resample.provenance import _provenance
-from visor_xarray.resample.resolve import TransformArg, prepare
-from visor_xarray.resample.source_level import data_to_read
-from visor_xarray.resample.target_grid import output_grid
+from visor_xarray.resample.block_shape import Chunks
+from visor_xarray.resample.core import check_interpolation
+from visor_xarray.resample.grid import OutputGrid, Spacing
+from visor_xarray.resample.grid_spec import GridSpec
+from visor_xarray.resample.resolve import TransformArg, TransformSpec, prepare
+from visor_xarray.resample.spaces import resample_prepared
 
 __all__ = ["BLENDS", "stitch_stacks"]
 
@@ -37,12 +36,12 @@ def stitch_stacks(
     blend: str = "mean",
     from_space: str | None = None,
     slice_name: str | None = None,
-    spacing: float | Sequence[float] | Mapping[str, float] | None = None,
+    spacing: Spacing | None = None,
     bounds: Any = None,
     grid: OutputGrid | None = None,
     order: int = 1,
     fill_value: float = 0,
-    chunks: int | Sequence[int] | Mapping[str, int] | None = None,
+    chunks: Chunks | None = None,
     level: str | int | None = "auto",
     dtype: Any = None,
     prefilter: bool = True,
@@ -58,13 +57,14 @@ def stitch_stacks(
     to_space : str, default "slice"
         The common space of the stacks.
     version, transform, from_space, slice_name
-        Where the per-stack transforms come from, as in
-        :func:`~visor_xarray.resample.resample_dataarray` (a ``transform`` mapping keyed
-        by stack label gives each stack its own affine).
+        Where the per-stack transforms come from: see
+        :class:`~visor_xarray.resample.TransformSpec` (a ``transform`` mapping keyed by
+        stack label gives each stack its own affine).
     blend : {"mean", "max"}, default "mean"
         How voxels covered by several stacks are combined (see the module docs).
     spacing, bounds, grid
-        Output grid; default bounds are the union of every stack's transformed box.
+        Output grid (see :class:`~visor_xarray.resample.GridSpec`); default bounds are
+        the union of every stack's transformed box.
     order : int, default 1
         Interpolation order.
     fill_value : float, default 0
@@ -111,41 +111,24 @@ def stitch_stacks(
         prefilter=prefilter,
         kernel=kernel,
     )
-    prepared = prepare(
-        source,
-        to_space=to_space,
-        version=version,
-        transform=transform,
-        from_space=from_space,
-        slice_name=slice_name,
-    )
-    chosen = output_grid(prepared, spacing=spacing, bounds=bounds, grid=grid)
-    data = data_to_read(prepared, chosen, level)
-    stack_axis = prepared.lead_dims.index("vs")
+    prepared = prepare(source, TransformSpec(to_space, version, transform, from_space, slice_name))
     out_lead = tuple(d for d in prepared.lead_dims if d != "vs")
-    blocks, task_bytes = build_blocks(
-        data,
-        {p: prepared.coord_maps[p] for p in prepared.positions},
-        chosen,
+    result, provenance = resample_prepared(
+        prepared,
+        GridSpec(spacing, bounds, grid),
         interpolation,
-        chunks,
-        lead_chunks=[(1,) * int(prepared.source.sizes[d]) for d in out_lead],
+        chunks=chunks,
+        level=level,
+        out_lead=out_lead,
         make_plan=functools.partial(
             StitchPlan,
-            stack_axis=stack_axis,
+            stack_axis=prepared.lead_dims.index("vs"),
             stacks=int(prepared.source.sizes["vs"]),
             blend=blend,
         ),
         name="stitch",
     )
-    result = wrap_result(
-        blocks, prepared.source, out_lead, chosen, to_space, interpolation, task_bytes
-    )
-    attrs = {
-        key: value
-        for key, value in _provenance(prepared, data.level).items()
-        if key not in ("stack", "fill_value")
-    }
+    attrs = {key: value for key, value in provenance.items() if key not in ("stack", "fill_value")}
     attrs.update(result.attrs)
     attrs.update(
         blend=blend,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import os
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -399,26 +398,3 @@ class Transform:
                 )
             steps.append(step)
         return compose(*reversed(steps))
-
-    def resample(
-        self, roi: Sequence[slice], from_space: str = "raw", to_space: str = "ortho", **kwargs: Any
-    ) -> np.ndarray:
-        """Resample a raw ROI into another space (see :func:`visor_xarray.resample.resample_roi`).
-
-        Parameters
-        ----------
-        roi : sequence of slice
-            One slice per raw dim ``(vs, ch, z, y, x)``, in level-0 raw voxel indices.
-        from_space : {"raw"}, default "raw"
-        to_space : str, default "ortho"
-        **kwargs
-            ``spacing``, ``bounds``, ``order``, ``fill_value``, ``level``, ``chunks``, ...
-
-        Returns
-        -------
-        numpy.ndarray
-            Dims ``(vs, ch, z, y, x)`` on the target-space grid.
-        """
-        from visor_xarray.resample import resample_roi
-
-        return resample_roi(self, roi, from_space=from_space, to_space=to_space, **kwargs)

@@ -9,14 +9,20 @@ from pathlib import Path
 
 from visor_xarray import layout
 from visor_xarray.errors import LEGACY_LAYOUT
-from visor_xarray.validate.markers import _MarkerChecks
-from visor_xarray.validate.shards import _ArrayChecks
+from visor_xarray.validate.markers import MarkerChecks
+from visor_xarray.validate.shards import ArrayChecks
 
-__all__: list[str] = []
+__all__ = ["DocumentChecks"]
 
 
-class _DocumentChecks(_ArrayChecks, _MarkerChecks):
-    """Walks the sample, parsing every document and checking every image it finds."""
+class DocumentChecks(ArrayChecks, MarkerChecks):
+    """Walks the sample, parsing every document and checking every image it finds.
+
+    Parameters
+    ----------
+    store, deep
+        As :class:`~visor_xarray.validate.problems.Recorder`.
+    """
 
     def check_root(self) -> None:
         self.check_sample_marker()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from visor_xarray.validate.problems import _Recorder
+from visor_xarray.validate.problems import Recorder
 from visor_xarray.zarr_io.markers import (
     WRITE_MARKER,
     marker_is_stale,
@@ -14,11 +14,17 @@ from visor_xarray.zarr_io.markers import (
     scratch_dirs,
 )
 
-__all__: list[str] = []
+__all__ = ["MarkerChecks"]
 
 
-class _MarkerChecks(_Recorder):
-    """Reports interrupted or running writes and the files they left behind."""
+class MarkerChecks(Recorder):
+    """Reports interrupted or running writes and the files they left behind.
+
+    Parameters
+    ----------
+    store, deep
+        As :class:`~visor_xarray.validate.problems.Recorder`.
+    """
 
     def skip_hidden(self, entry: Path) -> bool:
         """True for a hidden entry (not checked); reports leftover temporary JSON files."""

@@ -1,8 +1,8 @@
 """The findings of :func:`~visor_xarray.validate.validate` and the recorder the checks share.
 
-:class:`Problem` is one finding; :class:`_Recorder` holds the sample being checked and the
+:class:`Problem` is one finding; :class:`Recorder` holds the sample being checked and the
 problems found so far, and turns the failure of any one check into a problem
-(:meth:`_Recorder.guard`), so that a bad sample never makes the validation raise.
+(:meth:`Recorder.guard`), so that a bad sample never makes the validation raise.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from visor_xarray.errors import MetadataError, VisorError
 from visor_xarray.schema import ImageAttrs
 from visor_xarray.store import VsrStore
 
-__all__ = ["Problem", "Severity"]
+__all__ = ["Problem", "Recorder", "Severity"]
 
 Severity = Literal["error", "warning"]
 
@@ -49,8 +49,20 @@ class Problem:
         return f"{self.severity}: {where}: {self.message}"
 
 
-class _Recorder:
-    """The state every check shares: the store, the options and the problems found."""
+class Recorder:
+    """The state every check shares: the store, the options and the problems found.
+
+    The checks (:mod:`~visor_xarray.validate.documents`, ``shards``, ``markers``,
+    ``references``) are mixins on this class; :func:`~visor_xarray.validate.validate`
+    combines them.
+
+    Parameters
+    ----------
+    store : VsrStore
+        The sample, opened read-only.
+    deep : bool
+        Also decode every shard.
+    """
 
     def __init__(self, store: VsrStore, deep: bool) -> None:
         self.store = store
@@ -60,6 +72,7 @@ class _Recorder:
         self.images: dict[tuple[str, str], ImageAttrs] = {}
 
     def add(self, file: Path, field: str, message: str, severity: Severity = "error") -> None:
+        """Record one finding (see :class:`Problem` for the fields)."""
         self.problems.append(Problem(Path(file), field, message, severity))
 
     @contextlib.contextmanager

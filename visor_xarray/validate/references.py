@@ -13,9 +13,9 @@ from pathlib import Path, PurePosixPath
 from visor_xarray import layout
 from visor_xarray.errors import MetadataError
 from visor_xarray.schema import ImageAttrs
-from visor_xarray.validate.problems import _Recorder
+from visor_xarray.validate.problems import Recorder
 
-__all__ = ["resolve_source"]
+__all__ = ["ReferenceChecks", "resolve_source"]
 
 
 def resolve_source(root: str | os.PathLike[str], source: object, field: str = "path") -> Path:
@@ -66,8 +66,14 @@ def resolve_source(root: str | os.PathLike[str], source: object, field: str = "p
     return target
 
 
-class _ReferenceChecks(_Recorder):
-    """Checks what the documents name (images, channels, sources, versions) exists."""
+class ReferenceChecks(Recorder):
+    """Checks what the documents name (images, channels, sources, versions) exists.
+
+    Parameters
+    ----------
+    store, deep
+        As :class:`~visor_xarray.validate.problems.Recorder`.
+    """
 
     def check_selection(self) -> None:
         file = self.store.selection_file()

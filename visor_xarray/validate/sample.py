@@ -9,15 +9,15 @@ from pathlib import Path
 from visor_xarray import layout
 from visor_xarray.errors import NotAVsrError, VisorWarning
 from visor_xarray.store import VsrStore
-from visor_xarray.validate.documents import _DocumentChecks
+from visor_xarray.validate.documents import DocumentChecks
 from visor_xarray.validate.problems import Problem
-from visor_xarray.validate.references import _ReferenceChecks
+from visor_xarray.validate.references import ReferenceChecks
 from visor_xarray.zarr_io.lock import LOCK_FILE
 
 __all__ = ["validate"]
 
 
-class _Checker(_DocumentChecks, _ReferenceChecks):
+class _Checker(DocumentChecks, ReferenceChecks):
     """All the checks of a sample, run in order by :meth:`run`."""
 
     def run(self) -> list[Problem]:

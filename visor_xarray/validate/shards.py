@@ -17,17 +17,23 @@ from visor_xarray.chunking import grow_chunks
 from visor_xarray.errors import CorruptDataError
 from visor_xarray.options import set_options
 from visor_xarray.schema import ImageAttrs
-from visor_xarray.validate.problems import _Recorder
+from visor_xarray.validate.problems import Recorder
 from visor_xarray.zarr_io.corruption import _sharding, shard_index_problem
 
-__all__ = ["DEEP_READ_BYTES"]
+__all__ = ["DEEP_READ_BYTES", "ArrayChecks"]
 
 #: Bytes decoded at once when ``deep=True`` reads a shard (shards can be far larger).
 DEEP_READ_BYTES = 64 * 2**20
 
 
-class _ArrayChecks(_Recorder):
-    """Checks each level array of an image, and with ``deep`` decodes its shards."""
+class ArrayChecks(Recorder):
+    """Checks each level array of an image, and with ``deep`` decodes its shards.
+
+    Parameters
+    ----------
+    store, deep
+        As :class:`~visor_xarray.validate.problems.Recorder`.
+    """
 
     def check_level(self, image_type: str, name: str, level: str, attrs: ImageAttrs) -> None:
         with warnings.catch_warnings():

@@ -23,16 +23,16 @@ import xarray as xr
 
 from visor_xarray import layout
 from visor_xarray.chunking import TASK_BYTES_ENCODING
-from visor_xarray.errors import InvalidArrayError, MetadataError, TargetExistsError
+from visor_xarray.errors import InvalidArrayError, TargetExistsError
 from visor_xarray.progress import progress_bar
 from visor_xarray.store import VsrStore
 from visor_xarray.write.layouts import default_chunks, standard_shards
 from visor_xarray.write.levels import pyramid_compressors, write_pyramid
-from visor_xarray.write.memory import predicted_peak, source_cost, task_memory
-from visor_xarray.write.metadata import CANONICAL_DIMS, image_attrs_from_dataarray
+from visor_xarray.write.memory import predicted_peak, source_cost, task_memory, write_workers
+from visor_xarray.write.metadata import canonical_order, image_attrs_from_dataarray
 from visor_xarray.write.plan import WritePlan
 from visor_xarray.write.pyramid import level_factors
-from visor_xarray.write.report import LevelReport, WriteReport, _workers
+from visor_xarray.write.report import LevelReport, WriteReport
 from visor_xarray.write.sources import from_array
 from visor_xarray.write.stream import stream_job
 from visor_xarray.zarr_io import (
@@ -44,16 +44,6 @@ from visor_xarray.zarr_io import (
 )
 
 __all__ = ["write_dataarray"]
-
-
-def _canonical(array: xr.DataArray) -> xr.DataArray:
-    order = [d for d in CANONICAL_DIMS if d in array.dims]
-    missing = [d for d in array.dims if d not in CANONICAL_DIMS]
-    if missing:
-        raise MetadataError(
-            None, "dims", f"unknown dimensions {missing}; VISoR images use {CANONICAL_DIMS}"
-        )
-    return array.transpose(*order)
 
 
 def _inner_chunks(
@@ -170,7 +160,7 @@ def write_dataarray(
     if mode not in ("w-", "w", "a"):
         raise ValueError(f"mode must be 'w-', 'w' or 'a' for a whole-image write, got {mode!r}")
     started = time.perf_counter()
-    array = _canonical(array)
+    array = canonical_order(array)
     dims = tuple(str(d) for d in array.dims)
     dtype = np.dtype(array.dtype)
     if dtype.kind not in "uif" or dtype.byteorder == ">":
@@ -256,5 +246,5 @@ def write_dataarray(
             blocks, dtype.itemsize, source, cost=plan.cost, pyramid=plan.factors
         ),
         seconds=time.perf_counter() - started,
-        workers=_workers(),
+        workers=write_workers(),
     )

@@ -24,10 +24,10 @@ from visor_xarray.options import OPTIONS
 from visor_xarray.schema import Level
 from visor_xarray.store import VsrStore
 from visor_xarray.write.layouts import clip_shard
-from visor_xarray.write.memory import predicted_peak, task_memory
+from visor_xarray.write.memory import predicted_peak, task_memory, write_workers
 from visor_xarray.write.plan import WritePlan
 from visor_xarray.write.pyramid import downsample, level_factors
-from visor_xarray.write.report import LevelReport, WriteReport, _workers
+from visor_xarray.write.report import LevelReport, WriteReport
 from visor_xarray.write.sources import from_array
 from visor_xarray.write.stream import StreamJob, block_starts, run_streams, stream_job
 from visor_xarray.zarr_io import SafeArray, default_compressor, guard_writes, image_write
@@ -197,7 +197,7 @@ def add_levels(
         new = level_factors(dims, image_type, levels)
     if not new:
         return WriteReport(
-            store.path, image_type, name, (), 0, time.perf_counter() - started, _workers()
+            store.path, image_type, name, (), 0, time.perf_counter() - started, write_workers()
         )
     old_scales = [np.asarray(level.scale) for level in multiscale.levels]
     relative = [
@@ -269,5 +269,5 @@ def add_levels(
         tuple(reports),
         predicted_peak(blocks, itemsize),
         time.perf_counter() - started,
-        _workers(),
+        write_workers(),
     )

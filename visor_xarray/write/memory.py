@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
 from dask.base import optimize
@@ -36,7 +38,7 @@ from dask.core import flatten
 from dask.local import get_sync
 
 from visor_xarray.options import OPTIONS
-from visor_xarray.write.report import BATCH_FACTOR, TASK_OVERHEAD, _workers
+from visor_xarray.write.report import BATCH_FACTOR, TASK_OVERHEAD
 from visor_xarray.zarr_io.shard_stream import BATCH_BYTES
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "predicted_peak",
     "source_cost",
     "task_memory",
+    "write_workers",
 ]
 
 #: Sample blocks computed to measure a lazy source's cost (the first warms caches up).
@@ -55,6 +58,17 @@ _SAMPLED_FROM = 8
 
 #: Largest block glibc may serve from a thread's arena (its mmap threshold's maximum).
 _ARENA_BLOCKS = 32 * 2**20
+
+
+def write_workers() -> int:
+    """The write tasks that run at once: dask's ``num_workers``, else the CPU count.
+
+    Returns
+    -------
+    int
+    """
+    configured = dask.config.get("num_workers", None)
+    return int(configured) if configured else (os.cpu_count() or 1)
 
 
 def _overhead(block: int) -> int:
@@ -74,7 +88,7 @@ def task_memory(workers: int | None = None) -> int:
     -------
     int
     """
-    count = _workers() if workers is None else workers
+    count = write_workers() if workers is None else workers
     return max(1, int(OPTIONS["write_memory_budget"] / count))
 
 
@@ -261,7 +275,7 @@ def predicted_peak(
         Bytes.
     """
     cost = cost or SourceCost()
-    count = _workers() if workers is None else workers
+    count = write_workers() if workers is None else workers
     block = math.prod(max(int(n) for n in sizes) if sizes else 0 for sizes in blocks) * itemsize
     held = held_source(source, blocks) if cost.allocates else 0
     # the block written is a view of the source blocks held, or the source's own block

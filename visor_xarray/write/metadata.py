@@ -18,14 +18,42 @@ import numpy as np
 import xarray as xr
 
 from visor_xarray import layout
-from visor_xarray.coords import channel_field_long_name
+from visor_xarray.coords import channel_field_long_name, level_spacing
 from visor_xarray.errors import MetadataError
 from visor_xarray.schema import CHANNEL_FIELD_UNITS, ImageAttrs, parse_image_attrs
 
-__all__ = ["CANONICAL_DIMS", "image_attrs_from_dataarray"]
+__all__ = ["CANONICAL_DIMS", "canonical_order", "image_attrs_from_dataarray"]
 
 #: Dimension order of every VISoR image; a DataArray is transposed to it before writing.
 CANONICAL_DIMS = ("vs", "ch", "z", "y", "x")
+
+
+def canonical_order(array: xr.DataArray) -> xr.DataArray:
+    """The array with its dims in VISoR's order, ``(vs, ch, z, y, x)`` (those it has).
+
+    Parameters
+    ----------
+    array : xarray.DataArray
+
+    Returns
+    -------
+    xarray.DataArray
+        ``array`` transposed (a view).
+
+    Raises
+    ------
+    MetadataError
+        If the array has a dim VISoR images do not use.
+    """
+    order = [d for d in CANONICAL_DIMS if d in array.dims]
+    missing = [d for d in array.dims if d not in CANONICAL_DIMS]
+    if missing:
+        raise MetadataError(
+            None, "dims", f"unknown dimensions {missing}; VISoR images use {CANONICAL_DIMS}"
+        )
+    return array.transpose(*order)
+
+
 _AXIS_TYPES = {"vs": "visor_stack", "ch": "channel"}
 _RELATIVE_TOLERANCE = 1e-6
 # Coordinates derived by the engine that must not be written back as channel fields.
@@ -65,8 +93,6 @@ def _spacing_and_origin(
             )
         return step, float(values[0]), units
     if original is not None:
-        from visor_xarray.coords import level_spacing
-
         multiscale = original.multiscale
         if dim in multiscale.dims:
             chosen = level if level in multiscale.level_paths else multiscale.level_paths[0]

@@ -28,15 +28,16 @@ from dask.delayed import delayed
 
 from visor_xarray.errors import InvalidArrayError
 from visor_xarray.store import VsrStore
-from visor_xarray.write.image import _canonical
 from visor_xarray.write.memory import (
     block_budget,
     predicted_peak,
     source_cost,
     task_memory,
+    write_workers,
 )
+from visor_xarray.write.metadata import canonical_order
 from visor_xarray.write.pyramid import downsample
-from visor_xarray.write.report import LevelReport, WriteReport, _workers
+from visor_xarray.write.report import LevelReport, WriteReport
 from visor_xarray.write.sources import from_array
 from visor_xarray.write.stream import (
     block_shape,
@@ -88,7 +89,7 @@ def write_region(
         If the data's shape or dtype differs from the region / the image.
     """
     started = time.perf_counter()
-    array = _canonical(array)
+    array = canonical_order(array)
     store = VsrStore(Path(path), "r+")
     attrs = store.image_attrs(image_type, name)
     dims = attrs.multiscale.dims
@@ -155,7 +156,7 @@ def write_region(
         tuple(reports),
         peak,
         time.perf_counter() - started,
-        _workers(),
+        write_workers(),
     )
 
 
@@ -220,7 +221,7 @@ def _write_from_below(
     reduced = downsample(data, step, method).rechunk(blocks)  # type: ignore[no-untyped-call]
     run_streams([stream_job(reduced, array, origin=low, guard=guard, keep_untouched=True)])
     largest = math.prod(max(c) for c in blocks) * itemsize
-    return predicted_peak(blocks, itemsize) + _workers() * largest * copies
+    return predicted_peak(blocks, itemsize) + write_workers() * largest * copies
 
 
 @dataclass(frozen=True, eq=False)

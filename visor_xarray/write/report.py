@@ -6,11 +6,8 @@ the peak memory the write was planned under (:mod:`visor_xarray.write.memory`).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import dask
 
 __all__ = ["BATCH_FACTOR", "TASK_OVERHEAD", "LevelReport", "WriteReport"]
 
@@ -78,8 +75,3 @@ class WriteReport:
             f"wrote {self.image_type}/{self.name} to {self.path} in {self.seconds:.2f} s "
             f"({levels}); predicted peak memory {self.predicted_peak_bytes / 2**20:.0f} MiB"
         )
-
-
-def _workers() -> int:
-    configured = dask.config.get("num_workers", None)
-    return int(configured) if configured else (os.cpu_count() or 1)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Final
 
 from visor_xarray.errors import UnsupportedTransformError
-from visor_xarray.transforms.files.common import AFFINE, DDF, _check_axis_order
+from visor_xarray.transforms.files.common import AFFINE, DDF, check_axis_order
 from visor_xarray.transforms.files.mha import read_mha_displacement
 from visor_xarray.transforms.files.npy import read_npy, write_npy
 from visor_xarray.transforms.files.tfm import read_tfm, write_tfm
@@ -69,7 +69,7 @@ def read_transform(
     ValueError
         If ``axis_order`` is neither ``"zyx"`` nor ``"xyz"``.
     """
-    _check_axis_order(axis_order)
+    check_axis_order(axis_order)
     if (kind, fmt) == (AFFINE, "tfm"):
         return read_tfm(path, axis_order)
     if (kind, fmt) == (AFFINE, "npy"):
@@ -116,7 +116,7 @@ def write_transform(
     ValueError
         If ``axis_order`` is neither ``"zyx"`` nor ``"xyz"``.
     """
-    _check_axis_order(axis_order)
+    check_axis_order(axis_order)
     if (kind, fmt) not in WRITABLE:
         raise UnsupportedTransformError(
             f"{Path(path)}: writing transform type {kind!r} in format {fmt!r} is not "

@@ -13,7 +13,7 @@ from visor_xarray.transforms.files.mha import read_mha_displacement
 from visor_xarray.transforms.files.npy import read_npy, write_npy
 from visor_xarray.transforms.files.tfm import read_tfm, write_tfm
 from visor_xarray.transforms.files.zarr_affine import read_zarr_affine, write_zarr_affine
-from visor_xarray.transforms.model import Affine, Transform
+from visor_xarray.transforms.model import Affine, SpatialTransform
 
 __all__ = ["READABLE", "WRITABLE", "read_transform", "write_transform"]
 
@@ -34,7 +34,7 @@ def _supported(combinations: frozenset[tuple[str, str]]) -> str:
 
 def read_transform(
     path: str | os.PathLike[str], kind: str, fmt: str, axis_order: str = "zyx"
-) -> Transform:
+) -> SpatialTransform:
     """Read a transform file of the given type and format.
 
     Parameters
@@ -86,7 +86,7 @@ def read_transform(
 
 def write_transform(
     path: str | os.PathLike[str],
-    transform: Transform,
+    transform: SpatialTransform,
     kind: str,
     fmt: str,
     axis_order: str = "zyx",

@@ -49,11 +49,11 @@ from visor_xarray.zarr_io.markers import (
     WriteInProgressError,
     image_write,
     marker_is_stale,
+    process_start,
     read_write_marker,
     remove_scratch,
     scratch_dirs,
 )
-from visor_xarray.zarr_io.markers import _process_start as _process_start  # used by tests
 from visor_xarray.zarr_io.pipeline import default_compressor, pipeline_name, pipeline_settings
 from visor_xarray.zarr_io.reading import read_outer
 
@@ -79,6 +79,7 @@ __all__ = [
     "open_level_array",
     "pipeline_name",
     "pipeline_settings",
+    "process_start",
     "read_json",
     "read_outer",
     "read_write_marker",

@@ -20,7 +20,7 @@ from zarr.storage import LocalStore
 from visor_xarray.errors import MetadataError, VisorError, VisorWarning
 from visor_xarray.zarr_io.arrays import ReadOnlyAsyncArray, SafeArray, SafeAsyncArray, _wrap
 from visor_xarray.zarr_io.corruption import _check_geometry
-from visor_xarray.zarr_io.markers import _ACTIVE_TOKENS, marker_is_stale, read_write_marker
+from visor_xarray.zarr_io.markers import foreign_write_marker, marker_is_stale
 from visor_xarray.zarr_io.pipeline import _pipeline_scope, default_compressor
 
 __all__ = ["check_dtype", "create_level_array", "open_level_array"]
@@ -72,8 +72,8 @@ def _check_inside_sample(path: Path) -> None:
 
 
 def _warn_if_incomplete(image: Path) -> None:
-    marker = read_write_marker(image)
-    if marker is None or marker.get("token") in _ACTIVE_TOKENS:
+    marker = foreign_write_marker(image)
+    if marker is None:
         return
     state = "was interrupted" if marker_is_stale(marker) else "is in progress"
     warnings.warn(

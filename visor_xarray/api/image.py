@@ -170,7 +170,7 @@ class Image:
             If the level array exists already.
         """
         if self.mode == "r":
-            self._store._require_writable("create an image level")
+            self._store.require_writable("create an image level")
         if attr is None:
             attrs = self.attrs
         elif isinstance(attr, ImageAttrs):

@@ -9,7 +9,6 @@ from typing import Any
 import zarr
 
 from visor_xarray import layout
-from visor_xarray.api.labels import _only_image
 from visor_xarray.errors import (
     InvalidArrayError,
     MetadataError,
@@ -64,7 +63,7 @@ class Image:
         if name is not None:  # refuse a bad name before mode 'a' creates the sample
             layout.check_name(name, "image name", path)
         self._store = VsrStore(path, "r" if mode == "r" else ("r+" if mode == "r+" else "a"))
-        self.name = name if name is not None else _only_image(self._store, self.type)
+        self.name = name if name is not None else self._store.only_image(self.type)
         layout.check_name(self.name, "image name", path)
         self.path = layout.image_dir(self._store.path, self.type, self.name)
         exists = (self.path / "zarr.json").exists()

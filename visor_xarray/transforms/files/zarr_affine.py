@@ -6,11 +6,9 @@ Written to a temporary sibling directory and renamed into place.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
-import zarr
 
 from visor_xarray.errors import MetadataError
 from visor_xarray.transforms.files.common import (
@@ -22,7 +20,7 @@ from visor_xarray.transforms.files.common import (
     stored_affine,
 )
 from visor_xarray.transforms.model import Affine
-from visor_xarray.zarr_io.atomic_files import new_sibling_dir
+from visor_xarray.zarr_io.small_arrays import read_small_array, write_small_array
 
 __all__ = ["read_zarr_affine", "write_zarr_affine"]
 
@@ -62,9 +60,7 @@ def read_zarr_affine(path: str | os.PathLike[str], axis_order: str = "zyx") -> A
     if not file.exists():
         raise FileNotFoundError(f"{file}: no such zarr array")
     try:
-        array = zarr.open_array(str(file), mode="r")
-        data = np.asarray(array[...])
-        attributes = dict(array.attrs)
+        data, attributes = read_small_array(file)
     except Exception as exc:
         raise MetadataError(file, "", f"not a readable zarr array: {exc}") from exc
 
@@ -137,28 +133,4 @@ def write_zarr_affine(
         "center": stored.center.tolist(),
         "axis_order": axis_order,
     }
-    # not tempfile.mkdtemp: its 0o700 would stay on the renamed array, unreadable to others
-    staging = new_sibling_dir(target)
-    try:
-        array = zarr.create_array(
-            str(staging),
-            shape=(4, 4),
-            chunks=(4, 4),
-            dtype="float64",
-            compressors=None,
-            fill_value=0.0,
-            attributes=attributes,
-            zarr_format=3,
-            overwrite=True,
-        )
-        array[...] = stored.homogeneous
-        if target.exists():
-            retired = new_sibling_dir(target, ".old")
-            target.replace(retired / target.name)
-            staging.replace(target)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            staging.replace(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    write_small_array(target, np.asarray(stored.homogeneous, dtype=np.float64), attributes)

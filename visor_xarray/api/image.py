@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import zarr
+from typing import TYPE_CHECKING, Any
 
 from visor_xarray import layout
 from visor_xarray.errors import (
@@ -18,6 +16,9 @@ from visor_xarray.errors import (
 from visor_xarray.schema import ImageAttrs, check_array_matches, parse_image_attrs
 from visor_xarray.store import IMAGE_MODES, VsrStore
 from visor_xarray.zarr_io.levels import check_dtype
+
+if TYPE_CHECKING:
+    import zarr
 
 __all__ = ["Image"]
 

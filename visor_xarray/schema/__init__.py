@@ -12,18 +12,12 @@ One job per module:
 - :mod:`~visor_xarray.schema.image_attrs`: :func:`parse_image_attrs` (OME multiscales
   and the ``visor`` block of an image group);
 - :mod:`~visor_xarray.schema.legacy`: the attributes of a legacy Zarr v2 image;
-- :mod:`~visor_xarray.schema.documents`: :func:`parse_sample_info`,
+- :mod:`~visor_xarray.schema.sample_documents`: :func:`parse_sample_info`,
   :func:`parse_selection`, :func:`parse_recon`, :func:`parse_transform_list`;
 - :mod:`~visor_xarray.schema.fields`: the shared readers of JSON values;
 - :mod:`~visor_xarray.schema.validate`: :func:`check_array_matches`.
 """
 
-from visor_xarray.schema.documents import (
-    parse_recon,
-    parse_sample_info,
-    parse_selection,
-    parse_transform_list,
-)
 from visor_xarray.schema.image_attrs import parse_image_attrs
 from visor_xarray.schema.legacy import current_image_attrs, parse_legacy_image_attrs
 from visor_xarray.schema.models import (
@@ -45,6 +39,12 @@ from visor_xarray.schema.models import (
     TransformList,
     VisorAttrs,
     VisorStack,
+)
+from visor_xarray.schema.sample_documents import (
+    parse_recon,
+    parse_sample_info,
+    parse_selection,
+    parse_transform_list,
 )
 from visor_xarray.schema.validate import check_array_matches
 

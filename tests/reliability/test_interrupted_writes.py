@@ -432,7 +432,7 @@ def test_second_writer_of_an_image_is_refused(sample: Path) -> None:
             "host": os.uname().nodename,
             "started": "now",
             "state": "writing",
-            "pid_start": zio._process_start(sleeper.pid),
+            "pid_start": zio.process_start(sleeper.pid),
         }
         (image / WRITE_MARKER).write_text(json.dumps(marker))
         before = digest(sample)
@@ -458,7 +458,7 @@ def test_second_writer_of_an_image_is_refused(sample: Path) -> None:
 
 def test_marker_of_a_reused_pid_is_stale(sample: Path) -> None:
     marker = {"pid": os.getppid(), "host": os.uname().nodename, "pid_start": "1"}
-    assert zio.marker_is_stale(marker) == (zio._process_start(os.getppid()) is not None)
+    assert zio.marker_is_stale(marker) == (zio.process_start(os.getppid()) is not None)
     assert not zio.marker_is_stale({"pid": os.getppid(), "host": "elsewhere"})
     assert zio.marker_is_stale({"pid": os.getpid(), "host": os.uname().nodename, "token": "x"})
     assert zio.marker_is_stale({"state": "failed", "pid": os.getppid()})

@@ -9,14 +9,12 @@ One job per module:
   :class:`TransformRecord`;
 - :mod:`~visor_xarray.api.listing`: :func:`info`, :func:`list_image`,
   :func:`list_transform`;
-- :mod:`~visor_xarray.api.labels`: ``_only_image`` (the one image of a type);
 - :mod:`~visor_xarray.api.image`: :class:`Image`.
 """
 
 from __future__ import annotations
 
 from visor_xarray.api.image import Image
-from visor_xarray.api.labels import _only_image as _only_image
 from visor_xarray.api.listing import info, list_image, list_transform
 from visor_xarray.api.records import ImageRecord, SampleSummary, TransformRecord
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import zarr
+from typing import TYPE_CHECKING, Any
 
 from visor_xarray import layout
-from visor_xarray.api.labels import _only_image
 from visor_xarray.errors import (
     InvalidArrayError,
     MetadataError,
@@ -19,6 +16,9 @@ from visor_xarray.errors import (
 from visor_xarray.schema import ImageAttrs, check_array_matches, parse_image_attrs
 from visor_xarray.store import IMAGE_MODES, VsrStore
 from visor_xarray.zarr_io.levels import check_dtype
+
+if TYPE_CHECKING:
+    import zarr
 
 __all__ = ["Image"]
 
@@ -64,7 +64,7 @@ class Image:
         if name is not None:  # refuse a bad name before mode 'a' creates the sample
             layout.check_name(name, "image name", path)
         self._store = VsrStore(path, "r" if mode == "r" else ("r+" if mode == "r+" else "a"))
-        self.name = name if name is not None else _only_image(self._store, self.type)
+        self.name = name if name is not None else self._store.only_image(self.type)
         layout.check_name(self.name, "image name", path)
         self.path = layout.image_dir(self._store.path, self.type, self.name)
         exists = (self.path / "zarr.json").exists()
@@ -170,7 +170,7 @@ class Image:
             If the level array exists already.
         """
         if self.mode == "r":
-            self._store._require_writable("create an image level")
+            self._store.require_writable("create an image level")
         if attr is None:
             attrs = self.attrs
         elif isinstance(attr, ImageAttrs):

@@ -11,15 +11,17 @@ touched, whatever array is passed in (see :func:`visor_xarray.zarr_io.as_safe`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import zarr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from visor_xarray.zarr_io.arrays import as_safe
 from visor_xarray.zarr_io.reading import read_outer
+
+if TYPE_CHECKING:
+    import zarr
 
 __all__ = ["VisorBackendArray"]
 

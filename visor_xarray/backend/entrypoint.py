@@ -12,7 +12,6 @@ import xarray as xr
 from xarray.backends import BackendEntrypoint
 
 from visor_xarray import layout
-from visor_xarray.api import _only_image
 from visor_xarray.backend.build import level_dataset, sample_groups
 from visor_xarray.store import VsrStore
 
@@ -110,7 +109,7 @@ class VisorBackendEntrypoint(BackendEntrypoint):
         name = name or path_name
         store = VsrStore(sample)
         if name is None:
-            name = _only_image(store, image_type)
+            name = store.only_image(image_type)
         dataset = level_dataset(store, image_type, name, resolution, pipeline=codec_pipeline)
         return _drop(dataset, drop_variables)
 

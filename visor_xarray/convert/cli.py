@@ -47,7 +47,7 @@ def _compression(text: str | None) -> Any:
         return None
     if text.lower() == "none":
         return []
-    import zarr.codecs
+    from visor_xarray.zarr_io.codecs import blosc_codec
 
     cname, _, level = text.partition(":")
     if cname not in _BLOSC or not level.isdigit() or not 0 <= int(level) <= 9:
@@ -55,7 +55,7 @@ def _compression(text: str | None) -> Any:
             f"--compression {text!r}: give CNAME:LEVEL with CNAME one of {', '.join(_BLOSC)} "
             "and LEVEL 0-9 (e.g. zstd:3), or none"
         )
-    return zarr.codecs.BloscCodec(cname=cname, clevel=int(level), shuffle="shuffle")  # type: ignore[arg-type]
+    return blosc_codec(cname, int(level))
 
 
 def _run(args: argparse.Namespace) -> int:

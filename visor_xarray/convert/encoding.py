@@ -13,16 +13,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import zarr
-import zarr.codecs
-from zarr.storage import MemoryStore
 
 from visor_xarray.errors import InvalidArrayError
 from visor_xarray.write.layouts import standard_shards
-from visor_xarray.zarr_io import default_compressor
+from visor_xarray.zarr_io.codecs import compressors_problem, v3_compressors
 
 __all__ = ["LevelEncoding", "ShapeSpec", "check_compressors", "check_shape_spec", "level_encoding"]
 
@@ -31,12 +28,6 @@ __all__ = ["LevelEncoding", "ShapeSpec", "check_compressors", "check_shape_spec"
 ShapeSpec = Sequence[int] | Mapping[str, int]
 
 _DIMS = ("vs", "ch", "z", "y", "x")
-_SHUFFLES: dict[int, Literal["noshuffle", "shuffle", "bitshuffle"]] = {
-    0: "noshuffle",
-    1: "shuffle",
-    2: "bitshuffle",
-    -1: "shuffle",
-}
 
 
 @dataclass(frozen=True)
@@ -81,13 +72,11 @@ def check_compressors(compressors: Any) -> None:
     """
     if compressors is None:
         return
-    try:
-        zarr.create_array(store=MemoryStore(), shape=(1,), dtype="uint16", compressors=compressors)
-    except Exception as error:
+    problem = compressors_problem(compressors)
+    if problem is not None:
         raise InvalidArrayError(
-            f"compressors={compressors!r} cannot encode a Zarr v3 array: "
-            f"{type(error).__name__}: {error}"
-        ) from None
+            f"compressors={compressors!r} cannot encode a Zarr v3 array: {problem}"
+        )
 
 
 def _sizes(spec: ShapeSpec | None, dims: Sequence[str]) -> dict[str, int]:
@@ -101,35 +90,6 @@ def _sizes(spec: ShapeSpec | None, dims: Sequence[str]) -> dict[str, int]:
             f"{values} gives {len(values)} sizes for an image with dims {tuple(dims)}"
         )
     return dict(zip(dims[len(dims) - len(values) :], values, strict=True))
-
-
-def _v3_compressors(array: Any) -> tuple[Any, str | None]:
-    """The source's compressors as Zarr v3 codecs (numcodecs ones of Zarr v2 translated)."""
-    if array.metadata.zarr_format == 3:
-        return list(array.compressors), None
-    codecs: list[Any] = []
-    for codec in array.compressors:
-        config = codec.get_config()
-        kind = config.get("id")
-        if kind == "blosc":
-            codecs.append(
-                zarr.codecs.BloscCodec(
-                    cname=config["cname"],
-                    clevel=config["clevel"],
-                    shuffle=_SHUFFLES.get(config.get("shuffle", 1), "shuffle"),
-                    blocksize=config.get("blocksize", 0),
-                )
-            )
-        elif kind == "zstd":
-            codecs.append(zarr.codecs.ZstdCodec(level=config.get("level", 0)))
-        elif kind in ("gzip", "zlib"):
-            codecs.append(zarr.codecs.GzipCodec(level=config.get("level", 5)))
-        else:
-            return [default_compressor()], (
-                f"Zarr v2 compressor {kind!r} has no Zarr v3 equivalent here; "
-                "written with blosc zstd 5"
-            )
-    return codecs, None
 
 
 def level_encoding(
@@ -194,5 +154,5 @@ def level_encoding(
     )
     note = None
     if compressors is None:
-        compressors, note = _v3_compressors(source)
+        compressors, note = v3_compressors(source)
     return LevelEncoding(shards, chunks, compressors, note)

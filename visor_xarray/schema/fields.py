@@ -2,8 +2,8 @@
 
 Each helper checks one value's JSON type (or shape) and raises
 :class:`~visor_xarray.errors.MetadataError` with the JSON path of the offending field
-(:func:`_join` builds those paths). visor-py's ``{"_comment": ...}`` placeholder objects
-are recognised here (:func:`_is_placeholder`, :func:`_named_list`).
+(:func:`join_path` builds those paths). visor-py's ``{"_comment": ...}`` placeholder objects
+are recognised here (:func:`is_placeholder`, :func:`read_named_list`).
 """
 
 from __future__ import annotations
@@ -14,37 +14,134 @@ from typing import Any, TypeVar
 
 from visor_xarray.errors import MetadataError
 
-__all__: list[str] = []
+__all__ = [
+    "check_indices",
+    "check_unique",
+    "describe_kind",
+    "field_error",
+    "is_placeholder",
+    "join_path",
+    "read_array",
+    "read_integer",
+    "read_items",
+    "read_named_list",
+    "read_number",
+    "read_numbers",
+    "read_object",
+    "read_optional_string",
+    "read_required",
+    "read_string",
+    "read_strings",
+    "unknown_fields",
+]
 
 T = TypeVar("T")
 
 
-def _fail(path: str, problem: str) -> MetadataError:
+def field_error(path: str, problem: str) -> MetadataError:
+    """Build the error for a bad field.
+
+    Parameters
+    ----------
+    path : str
+        JSON path of the field, as built by :func:`join_path`.
+    problem : str
+        What is wrong with it.
+
+    Returns
+    -------
+    MetadataError
+        The error, not yet located in a file (the caller raises it).
+    """
     return MetadataError(None, path, problem)
 
 
-def _join(path: str, key: str | int) -> str:
+def join_path(path: str, key: str | int) -> str:
+    """Extend a JSON path by an object key or an array index.
+
+    Parameters
+    ----------
+    path : str
+        The path so far (``""`` at the top level).
+    key : str or int
+        Object key, or array index.
+
+    Returns
+    -------
+    str
+        ``path.key`` or ``path[index]``.
+    """
     if isinstance(key, int):
         return f"{path}[{key}]"
     return f"{path}.{key}" if path else key
 
 
-def _object(value: Any, path: str) -> Mapping[str, Any]:
+def read_object(value: Any, path: str) -> Mapping[str, Any]:
+    """Check that a value is a JSON object with string keys.
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON value.
+    path : str
+        Its JSON path, for the error message.
+
+    Returns
+    -------
+    Mapping[str, Any]
+        ``value`` itself.
+
+    Raises
+    ------
+    MetadataError
+        If the value does not have the expected form.
+    """
     if not isinstance(value, Mapping):
-        raise _fail(path, f"expected a JSON object, got {_kind(value)}")
+        raise field_error(path, f"expected a JSON object, got {describe_kind(value)}")
     for key in value:
         if not isinstance(key, str):
-            raise _fail(path, f"object keys must be strings, got {key!r}")
+            raise field_error(path, f"object keys must be strings, got {key!r}")
     return value
 
 
-def _array(value: Any, path: str) -> Sequence[Any]:
+def read_array(value: Any, path: str) -> Sequence[Any]:
+    """Check that a value is a JSON array.
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON value.
+    path : str
+        Its JSON path, for the error message.
+
+    Returns
+    -------
+    Sequence[Any]
+        ``value`` itself.
+
+    Raises
+    ------
+    MetadataError
+        If the value does not have the expected form.
+    """
     if not isinstance(value, list | tuple):
-        raise _fail(path, f"expected a JSON array, got {_kind(value)}")
+        raise field_error(path, f"expected a JSON array, got {describe_kind(value)}")
     return value
 
 
-def _kind(value: Any) -> str:
+def describe_kind(value: Any) -> str:
+    """Name the JSON type of a value for an error message.
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON value.
+
+    Returns
+    -------
+    str
+        For example ``"an object"``, ``"null"`` or ``"the number 3"``.
+    """
     names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
     for kind, name in names.items():
         if isinstance(value, kind):
@@ -56,82 +153,321 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _string(value: Any, path: str) -> str:
+def read_string(value: Any, path: str) -> str:
+    """Check that a value is a JSON string.
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON value.
+    path : str
+        Its JSON path, for the error message.
+
+    Returns
+    -------
+    str
+        ``value`` itself.
+
+    Raises
+    ------
+    MetadataError
+        If the value does not have the expected form.
+    """
     if not isinstance(value, str):
-        raise _fail(path, f"expected a string, got {_kind(value)}")
+        raise field_error(path, f"expected a string, got {describe_kind(value)}")
     return value
 
 
-def _optional_string(obj: Mapping[str, Any], key: str, path: str) -> str | None:
+def read_optional_string(obj: Mapping[str, Any], key: str, path: str) -> str | None:
+    """Read an optional string field of an object.
+
+    Parameters
+    ----------
+    obj : Mapping[str, Any]
+        The JSON object.
+    key : str
+        The field's key.
+    path : str
+        JSON path of ``obj``.
+
+    Returns
+    -------
+    str or None
+        The string, or ``None`` if the field is absent or null.
+
+    Raises
+    ------
+    MetadataError
+        If the value does not have the expected form.
+    """
     value = obj.get(key)
-    return None if value is None else _string(value, _join(path, key))
+    return None if value is None else read_string(value, join_path(path, key))
 
 
-def _integer(value: Any, path: str) -> int:
+def read_integer(value: Any, path: str) -> int:
+    """Check that a value is a JSON integer (not a boolean).
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON value.
+    path : str
+        Its JSON path, for the error message.
+
+    Returns
+    -------
+    int
+        ``value`` itself.
+
+    Raises
+    ------
+    MetadataError
+        If the value does not have the expected form.
+    """
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(path, f"expected an integer, got {_kind(value)}")
+        raise field_error(path, f"expected an integer, got {describe_kind(value)}")
     return value
 
 
-def _number(value: Any, path: str) -> float:
+def read_number(value: Any, path: str) -> float:
+    """Check that a value is a finite JSON number (not a boolean).
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON value.
+    path : str
+        Its JSON path, for the error message.
+
+    Returns
+    -------
+    float
+        The number as a float.
+
+    Raises
+    ------
+    MetadataError
+        If the value does not have the expected form.
+    """
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _fail(path, f"expected a number, got {_kind(value)}")
+        raise field_error(path, f"expected a number, got {describe_kind(value)}")
     number = float(value)
     if not math.isfinite(number):
-        raise _fail(path, f"expected a finite number, got {value!r}")
+        raise field_error(path, f"expected a finite number, got {value!r}")
     return number
 
 
-def _numbers(value: Any, path: str) -> tuple[float, ...]:
-    return tuple(_number(v, _join(path, i)) for i, v in enumerate(_array(value, path)))
+def read_numbers(value: Any, path: str) -> tuple[float, ...]:
+    """Read a JSON array of finite numbers.
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON value.
+    path : str
+        Its JSON path, for the error message.
+
+    Returns
+    -------
+    tuple of float
+        The numbers.
+
+    Raises
+    ------
+    MetadataError
+        If the value does not have the expected form.
+    """
+    return tuple(read_number(v, join_path(path, i)) for i, v in enumerate(read_array(value, path)))
 
 
-def _strings(value: Any, path: str) -> tuple[str, ...]:
-    return tuple(_string(v, _join(path, i)) for i, v in enumerate(_array(value, path)))
+def read_strings(value: Any, path: str) -> tuple[str, ...]:
+    """Read a JSON array of strings.
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON value.
+    path : str
+        Its JSON path, for the error message.
+
+    Returns
+    -------
+    tuple of str
+        The strings.
+
+    Raises
+    ------
+    MetadataError
+        If the value does not have the expected form.
+    """
+    return tuple(read_string(v, join_path(path, i)) for i, v in enumerate(read_array(value, path)))
 
 
-def _required(obj: Mapping[str, Any], key: str, path: str) -> Any:
+def read_required(obj: Mapping[str, Any], key: str, path: str) -> Any:
+    """Read a field that must be present in an object.
+
+    Parameters
+    ----------
+    obj : Mapping[str, Any]
+        The JSON object.
+    key : str
+        The field's key.
+    path : str
+        JSON path of ``obj``.
+
+    Returns
+    -------
+    Any
+        The field's value, not yet checked.
+
+    Raises
+    ------
+    MetadataError
+        If the value does not have the expected form.
+    """
     if key not in obj:
-        raise _fail(_join(path, key), "required field is missing")
+        raise field_error(join_path(path, key), "required field is missing")
     return obj[key]
 
 
-def _items(value: Any, path: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
-    return tuple(parse(item, _join(path, i)) for i, item in enumerate(_array(value, path)))
+def read_items(value: Any, path: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
+    """Parse every item of a JSON array.
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON value.
+    path : str
+        Its JSON path; item ``i`` is parsed at ``path[i]``.
+    parse : callable
+        Parser of one item, called as ``parse(item, item_path)``.
+
+    Returns
+    -------
+    tuple
+        The parsed items, in order.
+
+    Raises
+    ------
+    MetadataError
+        If the value does not have the expected form.
+    """
+    return tuple(parse(item, join_path(path, i)) for i, item in enumerate(read_array(value, path)))
 
 
-def _rest(obj: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
+def unknown_fields(obj: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
+    """The fields of an object that the model does not know, kept for round trips.
+
+    Parameters
+    ----------
+    obj : Mapping[str, Any]
+        The JSON object.
+    known : set of str
+        Keys the parser reads itself.
+
+    Returns
+    -------
+    dict
+        The remaining fields.
+    """
     return {k: v for k, v in obj.items() if k not in known}
 
 
-def _is_placeholder(value: Any) -> bool:
-    """visor-py writes ``{"_comment": "..."}`` where an array belongs until data exists."""
+def is_placeholder(value: Any) -> bool:
+    """Tell whether a value is visor-py's ``{"_comment": ...}`` placeholder object.
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON value.
+
+    Returns
+    -------
+    bool
+        ``True`` for an object whose keys all start with ``_``; visor-py writes one where
+        an array belongs until data exists.
+    """
     return isinstance(value, Mapping) and all(str(k).startswith("_") for k in value)
 
 
-def _check_indices(indices: Sequence[int], path: str, what: str) -> None:
+def check_indices(indices: Sequence[int], path: str, what: str) -> None:
+    """Check that indices are 0-based, contiguous and unique.
+
+    Parameters
+    ----------
+    indices : Sequence[int]
+        The indices, in any order.
+    path : str
+        JSON path of the array holding them.
+    what : str
+        Name of the array, for the error message.
+
+    Raises
+    ------
+    MetadataError
+        If the value does not have the expected form.
+    """
     if sorted(indices) != list(range(len(indices))):
-        raise _fail(
+        raise field_error(
             path,
             f"{what} indices must be 0-based, contiguous and unique, got {sorted(indices)}",
         )
 
 
-def _check_unique(labels: Sequence[str], path: str, what: str) -> None:
+def check_unique(labels: Sequence[str], path: str, what: str) -> None:
+    """Check that labels are unique.
+
+    Parameters
+    ----------
+    labels : Sequence[str]
+        The labels.
+    path : str
+        JSON path of the array holding them.
+    what : str
+        What the labels name, for the error message.
+
+    Raises
+    ------
+    MetadataError
+        If the value does not have the expected form.
+    """
     seen: set[str] = set()
     for label in labels:
         if label in seen:
-            raise _fail(path, f"duplicate {what} label {label!r}")
+            raise field_error(path, f"duplicate {what} label {label!r}")
         seen.add(label)
 
 
-def _named_list(
+def read_named_list(
     value: Any, parse: Callable[[Any, str], T], name: Callable[[T], str], what: str
 ) -> tuple[tuple[T, ...], dict[str, Any] | None]:
-    """``(entries, None)`` of a top-level JSON array whose entries have unique names, or
-    ``((), placeholder)`` for visor-py's placeholder object."""
-    if _is_placeholder(value):
+    """Read a top-level JSON array whose entries have unique names.
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON document.
+    parse : callable
+        Parser of one entry, called as ``parse(item, item_path)``.
+    name : callable
+        The name of a parsed entry.
+    what : str
+        What the entries are, for the error message.
+
+    Returns
+    -------
+    entries : tuple
+        The parsed entries (empty for a placeholder).
+    placeholder : dict or None
+        visor-py's placeholder object, or ``None`` for an array.
+
+    Raises
+    ------
+    MetadataError
+        If the value does not have the expected form.
+    """
+    if is_placeholder(value):
         return (), dict(value)
-    entries = _items(value, "", parse)
-    _check_unique([name(entry) for entry in entries], "", what)
+    entries = read_items(value, "", parse)
+    check_unique([name(entry) for entry in entries], "", what)
     return entries, None

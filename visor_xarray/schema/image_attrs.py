@@ -9,21 +9,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from visor_xarray.schema.fields import (
-    _array,
-    _check_indices,
-    _check_unique,
-    _fail,
-    _integer,
-    _items,
-    _join,
-    _kind,
-    _numbers,
-    _object,
-    _optional_string,
-    _required,
-    _rest,
-    _string,
-    _strings,
+    check_indices,
+    check_unique,
+    describe_kind,
+    field_error,
+    join_path,
+    read_array,
+    read_integer,
+    read_items,
+    read_numbers,
+    read_object,
+    read_optional_string,
+    read_required,
+    read_string,
+    read_strings,
+    unknown_fields,
 )
 from visor_xarray.schema.models import (
     Axis,
@@ -37,16 +37,16 @@ from visor_xarray.schema.models import (
     VisorStack,
 )
 
-__all__ = ["parse_image_attrs"]
+__all__ = ["parse_image_attrs", "parse_multiscale", "parse_visor_block"]
 
 
 def _axis(value: Any, path: str) -> Axis:
-    obj = _object(value, path)
+    obj = read_object(value, path)
     return Axis(
-        name=_string(_required(obj, "name", path), _join(path, "name")),
-        type=_optional_string(obj, "type", path),
-        unit=_optional_string(obj, "unit", path),
-        extra=_rest(obj, {"name", "type", "unit"}),
+        name=read_string(read_required(obj, "name", path), join_path(path, "name")),
+        type=read_optional_string(obj, "type", path),
+        unit=read_optional_string(obj, "unit", path),
+        extra=unknown_fields(obj, {"name", "type", "unit"}),
     )
 
 
@@ -56,26 +56,30 @@ def _transforms(
     scale: tuple[float, ...] | None = None
     translation: tuple[float, ...] | None = None
     others: list[Mapping[str, Any]] = []
-    for i, item in enumerate(_array(value, path)):
-        item_path = _join(path, i)
-        obj = _object(item, item_path)
+    for i, item in enumerate(read_array(value, path)):
+        item_path = join_path(path, i)
+        obj = read_object(item, item_path)
         kind = obj.get("type")
         if kind == "scale" and scale is None:
-            scale = _numbers(_required(obj, "scale", item_path), _join(item_path, "scale"))
+            scale = read_numbers(
+                read_required(obj, "scale", item_path), join_path(item_path, "scale")
+            )
             if len(scale) != ndim:
-                raise _fail(
-                    _join(item_path, "scale"),
+                raise field_error(
+                    join_path(item_path, "scale"),
                     f"has {len(scale)} values for {ndim} axes (one scale per axis is required)",
                 )
             if any(s <= 0 for s in scale):
-                raise _fail(_join(item_path, "scale"), f"scales must be positive, got {scale}")
+                raise field_error(
+                    join_path(item_path, "scale"), f"scales must be positive, got {scale}"
+                )
         elif kind == "translation" and translation is None:
-            translation = _numbers(
-                _required(obj, "translation", item_path), _join(item_path, "translation")
+            translation = read_numbers(
+                read_required(obj, "translation", item_path), join_path(item_path, "translation")
             )
             if len(translation) != ndim:
-                raise _fail(
-                    _join(item_path, "translation"),
+                raise field_error(
+                    join_path(item_path, "translation"),
                     f"has {len(translation)} values for {ndim} axes",
                 )
         else:
@@ -84,60 +88,81 @@ def _transforms(
 
 
 def _level(value: Any, path: str, ndim: int) -> Level:
-    obj = _object(value, path)
-    level_path = _required(obj, "path", path)
+    obj = read_object(value, path)
+    level_path = read_required(obj, "path", path)
     if isinstance(level_path, int) and not isinstance(level_path, bool):
         level_path = str(level_path)
-    level_path = _string(level_path, _join(path, "path"))
-    transforms_path = _join(path, "coordinateTransformations")
+    level_path = read_string(level_path, join_path(path, "path"))
+    transforms_path = join_path(path, "coordinateTransformations")
     scale, translation, others = _transforms(
-        _required(obj, "coordinateTransformations", path), transforms_path, ndim
+        read_required(obj, "coordinateTransformations", path), transforms_path, ndim
     )
     if scale is None:
-        raise _fail(transforms_path, "a 'scale' transformation is required")
+        raise field_error(transforms_path, "a 'scale' transformation is required")
     return Level(
         path=level_path,
         scale=scale,
         translation=translation,
-        extra=_rest(obj, {"path", "coordinateTransformations"}),
+        extra=unknown_fields(obj, {"path", "coordinateTransformations"}),
         transform_extra=others,
     )
 
 
-def _multiscale(value: Any, path: str) -> Multiscale:
-    obj = _object(value, path)
-    axes = _items(_required(obj, "axes", path), _join(path, "axes"), _axis)
+def parse_multiscale(value: Any, path: str) -> Multiscale:
+    """Parse one entry of the OME ``multiscales`` array.
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON value.
+    path : str
+        Its JSON path, for error messages.
+
+    Returns
+    -------
+    Multiscale
+        The axes and levels.
+
+    Raises
+    ------
+    MetadataError
+        If the entry is malformed.
+    """
+    obj = read_object(value, path)
+    axes = read_items(read_required(obj, "axes", path), join_path(path, "axes"), _axis)
     if not axes:
-        raise _fail(_join(path, "axes"), "at least one axis is required")
+        raise field_error(join_path(path, "axes"), "at least one axis is required")
     dims = [axis.dim for axis in axes]
     if len(set(dims)) != len(dims):
-        raise _fail(_join(path, "axes"), f"axis names must be unique, got {dims}")
+        raise field_error(join_path(path, "axes"), f"axis names must be unique, got {dims}")
     ndim = len(axes)
-    levels_path = _join(path, "datasets")
+    levels_path = join_path(path, "datasets")
     levels = tuple(
-        _level(item, _join(levels_path, i), ndim)
-        for i, item in enumerate(_array(_required(obj, "datasets", path), levels_path))
+        _level(item, join_path(levels_path, i), ndim)
+        for i, item in enumerate(read_array(read_required(obj, "datasets", path), levels_path))
     )
     if not levels:
-        raise _fail(levels_path, "at least one resolution level is required")
+        raise field_error(levels_path, "at least one resolution level is required")
     paths = [level.path for level in levels]
     if len(set(paths)) != len(paths):
-        raise _fail(levels_path, f"level paths must be unique, got {paths}")
+        raise field_error(levels_path, f"level paths must be unique, got {paths}")
     scale, translation, others = _transforms(
-        obj.get("coordinateTransformations", []), _join(path, "coordinateTransformations"), ndim
+        obj.get("coordinateTransformations", []),
+        join_path(path, "coordinateTransformations"),
+        ndim,
     )
     metadata = obj.get("metadata")
     return Multiscale(
-        name=_optional_string(obj, "name", path),
+        name=read_optional_string(obj, "name", path),
         axes=axes,
         levels=levels,
         scale=scale,
         translation=translation,
-        type=_optional_string(obj, "type", path),
-        metadata=dict(_object(metadata, _join(path, "metadata")))
+        type=read_optional_string(obj, "type", path),
+        metadata=dict(read_object(metadata, join_path(path, "metadata")))
         if metadata is not None
         else None,
-        extra=_rest(
+        extra=unknown_fields(
             obj, {"name", "axes", "datasets", "coordinateTransformations", "type", "metadata"}
         ),
         transform_extra=others,
@@ -145,77 +170,98 @@ def _multiscale(value: Any, path: str) -> Multiscale:
 
 
 def _ome(value: Any, path: str) -> OmeAttrs:
-    obj = _object(value, path)
-    multiscales = _items(
-        _required(obj, "multiscales", path), _join(path, "multiscales"), _multiscale
+    obj = read_object(value, path)
+    multiscales = read_items(
+        read_required(obj, "multiscales", path), join_path(path, "multiscales"), parse_multiscale
     )
     if not multiscales:
-        raise _fail(_join(path, "multiscales"), "at least one multiscale is required")
+        raise field_error(join_path(path, "multiscales"), "at least one multiscale is required")
     version = obj.get("version", "0.5")
     return OmeAttrs(
-        version=_string(version, _join(path, "version")),
+        version=read_string(version, join_path(path, "version")),
         multiscales=multiscales,
-        extra=_rest(obj, {"version", "multiscales"}),
+        extra=unknown_fields(obj, {"version", "multiscales"}),
     )
 
 
 def _stack(value: Any, path: str) -> VisorStack:
-    obj = _object(value, path)
+    obj = read_object(value, path)
     position = obj.get("position")
     return VisorStack(
-        index=_integer(_required(obj, "index", path), _join(path, "index")),
-        label=_string(_required(obj, "label", path), _join(path, "label")),
-        position=_numbers(position, _join(path, "position")) if position is not None else None,
-        extra=_rest(obj, {"index", "label", "position"}),
+        index=read_integer(read_required(obj, "index", path), join_path(path, "index")),
+        label=read_string(read_required(obj, "label", path), join_path(path, "label")),
+        position=read_numbers(position, join_path(path, "position"))
+        if position is not None
+        else None,
+        extra=unknown_fields(obj, {"index", "label", "position"}),
     )
 
 
 def _channel(value: Any, path: str) -> Channel:
-    obj = _object(value, path)
-    wavelength = _required(obj, "wavelength", path)
+    obj = read_object(value, path)
+    wavelength = read_required(obj, "wavelength", path)
     if not isinstance(wavelength, str):
-        raise _fail(
-            _join(path, "wavelength"),
+        raise field_error(
+            join_path(path, "wavelength"),
             f'channel wavelengths are strings (the channel label, e.g. "488"), '
-            f"got {_kind(wavelength)}",
+            f"got {describe_kind(wavelength)}",
         )
     return Channel(
-        index=_integer(_required(obj, "index", path), _join(path, "index")),
+        index=read_integer(read_required(obj, "index", path), join_path(path, "index")),
         wavelength=wavelength,
-        acquisition=_rest(obj, {"index", "wavelength"}),
+        acquisition=unknown_fields(obj, {"index", "wavelength"}),
     )
 
 
 def _source(value: Any, path: str) -> Source:
-    obj = _object(value, path)
+    obj = read_object(value, path)
     return Source(
-        path=_string(_required(obj, "path", path), _join(path, "path")),
-        channels=_strings(obj.get("channels", []), _join(path, "channels")),
-        extra=_rest(obj, {"path", "channels"}),
+        path=read_string(read_required(obj, "path", path), join_path(path, "path")),
+        channels=read_strings(obj.get("channels", []), join_path(path, "channels")),
+        extra=unknown_fields(obj, {"path", "channels"}),
     )
 
 
-def _visor(value: Any, path: str) -> VisorAttrs:
-    obj = _object(value, path)
+def parse_visor_block(value: Any, path: str) -> VisorAttrs:
+    """Parse the ``visor`` block of an image group's attributes.
+
+    Parameters
+    ----------
+    value : Any
+        The decoded JSON value.
+    path : str
+        Its JSON path, for error messages.
+
+    Returns
+    -------
+    VisorAttrs
+        The stacks, channels, sources and transform version.
+
+    Raises
+    ------
+    MetadataError
+        If the block is malformed.
+    """
+    obj = read_object(value, path)
     stacks = None
     if obj.get("visor_stacks") is not None:
-        stacks_path = _join(path, "visor_stacks")
-        stacks = _items(obj["visor_stacks"], stacks_path, _stack)
-        _check_indices([s.index for s in stacks], stacks_path, "visor_stacks")
-        _check_unique([s.label for s in stacks], stacks_path, "stack")
-    channels_path = _join(path, "channels")
-    channels = _items(obj.get("channels", []), channels_path, _channel)
-    _check_indices([c.index for c in channels], channels_path, "channel")
-    _check_unique([c.wavelength for c in channels], channels_path, "channel")
+        stacks_path = join_path(path, "visor_stacks")
+        stacks = read_items(obj["visor_stacks"], stacks_path, _stack)
+        check_indices([s.index for s in stacks], stacks_path, "visor_stacks")
+        check_unique([s.label for s in stacks], stacks_path, "stack")
+    channels_path = join_path(path, "channels")
+    channels = read_items(obj.get("channels", []), channels_path, _channel)
+    check_indices([c.index for c in channels], channels_path, "channel")
+    check_unique([c.wavelength for c in channels], channels_path, "channel")
     sources = None
     if obj.get("sources") is not None:
-        sources = _items(obj["sources"], _join(path, "sources"), _source)
+        sources = read_items(obj["sources"], join_path(path, "sources"), _source)
     return VisorAttrs(
         visor_stacks=stacks,
         channels=channels,
         sources=sources,
-        transform_version=_optional_string(obj, "transform_version", path),
-        extra=_rest(obj, {"visor_stacks", "channels", "sources", "transform_version"}),
+        transform_version=read_optional_string(obj, "transform_version", path),
+        extra=unknown_fields(obj, {"visor_stacks", "channels", "sources", "transform_version"}),
     )
 
 
@@ -239,13 +285,17 @@ def parse_image_attrs(value: Any) -> ImageAttrs:
         non-contiguous stack or channel indices, non-string wavelengths, stack/channel
         counts that differ from the ``vs``/``ch`` axes, ...
     """
-    obj = _object(value, "attributes")
+    obj = read_object(value, "attributes")
     if "ome" not in obj and "multiscales" in obj:
-        raise _fail(
+        raise field_error(
             "attributes.multiscales",
             "flat OME 0.4 attributes (Zarr v2 layout, schema <= v2024.11.3) are not supported; "
             "convert the sample to Zarr v3 first",
         )
-    ome = _ome(_required(obj, "ome", "attributes"), "attributes.ome")
-    visor = _visor(obj["visor"], "attributes.visor") if obj.get("visor") is not None else None
-    return ImageAttrs(ome=ome, visor=visor, extra=_rest(obj, {"ome", "visor"}))
+    ome = _ome(read_required(obj, "ome", "attributes"), "attributes.ome")
+    visor = (
+        parse_visor_block(obj["visor"], "attributes.visor")
+        if obj.get("visor") is not None
+        else None
+    )
+    return ImageAttrs(ome=ome, visor=visor, extra=unknown_fields(obj, {"ome", "visor"}))

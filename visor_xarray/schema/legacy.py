@@ -16,8 +16,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from visor_xarray.schema.fields import _fail, _items, _join, _object, _required, _rest, _string
-from visor_xarray.schema.image_attrs import _multiscale, _visor
+from visor_xarray.schema.fields import (
+    field_error,
+    join_path,
+    read_items,
+    read_object,
+    read_required,
+    read_string,
+    unknown_fields,
+)
+from visor_xarray.schema.image_attrs import parse_multiscale, parse_visor_block
 from visor_xarray.schema.models import AXIS_TYPE_DIMS, ImageAttrs, OmeAttrs
 
 __all__ = ["LEGACY_VISOR_KEYS", "current_image_attrs", "parse_legacy_image_attrs"]
@@ -47,18 +55,20 @@ def parse_legacy_image_attrs(value: Any) -> ImageAttrs:
         With the JSON path (relative to the document, e.g. ``channels[1].wavelength``) of
         the first problem.
     """
-    obj = _object(value, "")
-    multiscales = _items(_required(obj, "multiscales", ""), "multiscales", _multiscale)
+    obj = read_object(value, "")
+    multiscales = read_items(
+        read_required(obj, "multiscales", ""), "multiscales", parse_multiscale
+    )
     if not multiscales:
-        raise _fail("multiscales", "at least one multiscale is required")
+        raise field_error("multiscales", "at least one multiscale is required")
     version = multiscales[0].extra.get("version", _LEGACY_OME_VERSION)
-    _string(version, _join(_join("multiscales", 0), "version"))
+    read_string(version, join_path(join_path("multiscales", 0), "version"))
     visor_fields = {key: obj[key] for key in LEGACY_VISOR_KEYS if key in obj}
-    visor = _visor(visor_fields, "") if visor_fields else None
+    visor = parse_visor_block(visor_fields, "") if visor_fields else None
     return ImageAttrs(
         ome=OmeAttrs(version=str(version), multiscales=multiscales),
         visor=visor,
-        extra=_rest(obj, {"multiscales", *LEGACY_VISOR_KEYS}),
+        extra=unknown_fields(obj, {"multiscales", *LEGACY_VISOR_KEYS}),
     )
 
 

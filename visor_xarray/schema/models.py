@@ -1,8 +1,9 @@
 """Typed, immutable models of every JSON document of the ``.vsr`` format.
 
-No I/O here: :mod:`visor_xarray.schema.parse` turns untrusted JSON into these models, and
-each model's ``to_dict`` turns it back into JSON exactly as visor-py writes it. Keys the
-models do not know are kept in ``extra`` and written back, so nothing is lost on a round trip.
+No I/O here: the ``parse_*`` functions of :mod:`visor_xarray.schema` turn untrusted JSON
+into these models, and each model's ``to_dict`` turns it back into JSON exactly as visor-py
+writes it. Keys the models do not know are kept in ``extra`` and written back, so nothing is
+lost on a round trip.
 """
 
 from __future__ import annotations

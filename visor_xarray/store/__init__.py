@@ -6,21 +6,20 @@ the typed schema models it returns.
 
 The package is split by job:
 
-* :mod:`~visor_xarray.store.vsr_store`: :class:`VsrStore`, opening or creating a sample;
-* :mod:`~visor_xarray.store.base`: open modes and the write guard;
-* :mod:`~visor_xarray.store.documents`: reading and checking JSON documents;
-* :mod:`~visor_xarray.store.sample`: ``info.json``, ``selected.json``, image discovery;
-* :mod:`~visor_xarray.store.images`: image groups and level arrays;
-* :mod:`~visor_xarray.store.transform_files`: transform versions and slice transform lists;
+* :mod:`~visor_xarray.store.vsr_store`: :class:`VsrStore`, the sample's documents, images
+  and transform files;
+* :mod:`~visor_xarray.store.opening`: checking (or creating) a sample directory on opening;
+* :mod:`~visor_xarray.store.modes`: open modes of samples and images;
+* :mod:`~visor_xarray.store.document_files`: reading and checking JSON documents;
+* :mod:`~visor_xarray.store.images`: image group attributes and level arrays;
 * :mod:`~visor_xarray.store.level_source`: :class:`LevelSource`, one level of one image,
   openable in any process (what the engine opened, as resampling reads it).
 """
 
 from __future__ import annotations
 
-from visor_xarray.store.base import IMAGE_MODES as IMAGE_MODES
-from visor_xarray.store.base import ImageMode, SampleMode
 from visor_xarray.store.level_source import SOURCE_ENCODING, LevelSource
+from visor_xarray.store.modes import IMAGE_MODES, ImageMode, SampleMode
 from visor_xarray.store.vsr_store import VsrStore
 
-__all__ = ["SOURCE_ENCODING", "ImageMode", "LevelSource", "SampleMode", "VsrStore"]
+__all__ = ["IMAGE_MODES", "SOURCE_ENCODING", "ImageMode", "LevelSource", "SampleMode", "VsrStore"]

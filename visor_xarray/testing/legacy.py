@@ -15,9 +15,9 @@ from typing import Any
 
 import numcodecs
 import numpy as np
-import zarr
 
 from visor_xarray.testing.samples import image_attributes
+from visor_xarray.zarr_io.legacy_v2 import write_v2_image
 
 __all__ = ["legacy_attributes", "make_legacy_sample", "write_legacy_image"]
 
@@ -69,20 +69,14 @@ def write_legacy_image(
         Chunk shape of every level (clipped to each level's shape), as visor-py 2024.12.x
         wrote unsharded Zarr v2 chunks.
     """
-    group = zarr.open_group(store=str(image), mode="w", zarr_format=2)
+    write_v2_image(
+        image,
+        levels,
+        chunks,
+        numcodecs.Blosc(cname="zstd", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE),
+    )
     # visor-py 2024.12.x wrote the attributes with json.dump(indent=2); so do we
     (image / ".zattrs").write_text(json.dumps(legacy_attributes(attributes), indent=2) + "\n")
-    for index, data in enumerate(levels):
-        array = group.create_array(
-            name=str(index),
-            shape=data.shape,
-            chunks=tuple(min(c, s) for c, s in zip(chunks, data.shape, strict=True)),
-            dtype=data.dtype,
-            compressors=numcodecs.Blosc(cname="zstd", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE),
-            chunk_key_encoding={"name": "v2", "separator": "/"},
-            fill_value=0,
-        )
-        array[...] = data
 
 
 def make_legacy_sample(

@@ -1,6 +1,7 @@
 """Spatial transforms between VISoR spaces: numpy models and their file formats.
 
-Points are ordered ``(z, y, x)`` throughout (design.md §4).
+Points are ordered ``(z, y, x)`` throughout; :mod:`visor_xarray.transforms.model` states
+the conventions.
 """
 
 from visor_xarray.transforms.files import (
@@ -20,7 +21,7 @@ from visor_xarray.transforms.model import (
     Affine,
     DisplacementField,
     SingularTransformError,
-    Transform,
+    SpatialTransform,
     compose,
     deskew,
 )
@@ -31,7 +32,7 @@ __all__ = [
     "Affine",
     "DisplacementField",
     "SingularTransformError",
-    "Transform",
+    "SpatialTransform",
     "compose",
     "deskew",
     "read_mha_displacement",

@@ -28,8 +28,7 @@ from visor_xarray.errors import (
 from visor_xarray.schema import ReconInfo, ReconSlice, TransformEntry, TransformList
 from visor_xarray.store import VsrStore
 from visor_xarray.transforms.files import READABLE, read_transform, write_transform
-from visor_xarray.transforms.model import Affine, compose
-from visor_xarray.transforms.model import Transform as SpatialTransform
+from visor_xarray.transforms.model import Affine, SpatialTransform, compose
 from visor_xarray.zarr_io.lock import sample_lock
 
 __all__ = ["KNOWN_SPACES", "Transform", "as_affine"]

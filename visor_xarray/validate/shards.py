@@ -18,7 +18,7 @@ from visor_xarray.errors import CorruptDataError
 from visor_xarray.options import set_options
 from visor_xarray.schema import ImageAttrs
 from visor_xarray.validate.problems import Recorder
-from visor_xarray.zarr_io.corruption import _sharding, shard_index_problem
+from visor_xarray.zarr_io.corruption import shard_index_problem, sharding_codec
 
 __all__ = ["DEEP_READ_BYTES", "ArrayChecks"]
 
@@ -63,7 +63,7 @@ class ArrayChecks(Recorder):
                 f"{[a.name for a in attrs.multiscale.axes]} of the image",
                 "warning",
             )
-        sharding = _sharding(array.metadata)
+        sharding = sharding_codec(array.metadata)
         if sharding is not None and not any(
             type(c).__name__ == "Crc32cCodec" for c in sharding.index_codecs
         ):

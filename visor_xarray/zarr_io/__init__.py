@@ -8,7 +8,7 @@ reads name the corrupt shard file(s), and their pipeline settings travel through
 It also holds the write bookkeeping of a sample: the per-image in-progress marker
 (:func:`image_write`, :data:`WRITE_MARKER`) and the sample lock (:func:`sample_lock`).
 
-One job per module; every public name is re-exported here:
+One job per module; the names other packages use most are re-exported here:
 
 - :mod:`~visor_xarray.zarr_io.pipeline`: codec pipeline selection and settings;
 - :mod:`~visor_xarray.zarr_io.levels`: opening and creating level arrays;
@@ -19,7 +19,10 @@ One job per module; every public name is re-exported here:
 - :mod:`~visor_xarray.zarr_io.corruption`: naming corrupt shards, index/geometry checks;
 - :mod:`~visor_xarray.zarr_io.markers`: in-progress markers (:func:`image_write`);
 - :mod:`~visor_xarray.zarr_io.lock`: the sample lock;
-- :mod:`~visor_xarray.zarr_io.atomic_files`: JSON documents and atomic file writes.
+- :mod:`~visor_xarray.zarr_io.atomic_files`: JSON documents and atomic file writes;
+- :mod:`~visor_xarray.zarr_io.codecs`: building, checking and translating compressors;
+- :mod:`~visor_xarray.zarr_io.small_arrays`: small arrays read and written whole;
+- :mod:`~visor_xarray.zarr_io.legacy_v2`: Zarr v2 images of legacy test samples.
 """
 
 from __future__ import annotations
@@ -49,11 +52,11 @@ from visor_xarray.zarr_io.markers import (
     WriteInProgressError,
     image_write,
     marker_is_stale,
+    process_start,
     read_write_marker,
     remove_scratch,
     scratch_dirs,
 )
-from visor_xarray.zarr_io.markers import _process_start as _process_start  # used by tests
 from visor_xarray.zarr_io.pipeline import default_compressor, pipeline_name, pipeline_settings
 from visor_xarray.zarr_io.reading import read_outer
 
@@ -79,6 +82,7 @@ __all__ = [
     "open_level_array",
     "pipeline_name",
     "pipeline_settings",
+    "process_start",
     "read_json",
     "read_outer",
     "read_write_marker",

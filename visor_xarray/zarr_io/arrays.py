@@ -22,14 +22,14 @@ from zarr.core.metadata import ArrayV3Metadata
 from zarr.storage import StorePath
 
 from visor_xarray.errors import ReadOnlyError
-from visor_xarray.zarr_io.commit import _atomic_commit_enabled, _set_selection_atomic
+from visor_xarray.zarr_io.commit import atomic_commit_enabled, set_selection_atomic
 from visor_xarray.zarr_io.corruption import (
-    _array_dir,
-    _check_indexes,
-    _index_unverified,
-    _named_corruption,
+    array_dir,
+    check_shard_indexes,
+    index_unverified,
+    named_corruption,
 )
-from visor_xarray.zarr_io.pipeline import _settings_of, pipeline_settings
+from visor_xarray.zarr_io.pipeline import pipeline_settings, settings_of
 
 __all__ = [
     "ReadOnlyArray",
@@ -39,6 +39,7 @@ __all__ = [
     "as_safe",
     "guard_writes",
     "with_pipeline_settings",
+    "wrap_array",
 ]
 
 
@@ -76,7 +77,7 @@ class SafeAsyncArray(AsyncArray):  # type: ignore[type-arg]
     @property
     def pipeline_settings(self) -> dict[str, Any]:
         """zarr configuration the array was built under (re-applied when unpickled)."""
-        return _settings_of(self)
+        return settings_of(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
         guard = getattr(self, "_visor_guard", None)
@@ -93,26 +94,26 @@ class SafeAsyncArray(AsyncArray):  # type: ignore[type-arg]
         )
 
     async def _get_selection(self, indexer: Any, *args: Any, **kwargs: Any) -> Any:
-        if _index_unverified(self):
-            await asyncio.to_thread(_check_indexes, self, list(indexer))
+        if index_unverified(self):
+            await asyncio.to_thread(check_shard_indexes, self, list(indexer))
         try:
             return await super()._get_selection(indexer, *args, **kwargs)
         except Exception as error:
-            named = await _named_corruption(self, error, indexer, "reading", args, kwargs)
+            named = await named_corruption(self, error, indexer, "reading", args, kwargs)
             if named is None:
                 raise
             raise named from error
 
     async def _set_selection(self, indexer: Any, value: Any, *args: Any, **kwargs: Any) -> None:
-        directory = _array_dir(self)
+        directory = array_dir(self)
         if (
             directory is None
-            or not _atomic_commit_enabled()
+            or not atomic_commit_enabled()
             or not isinstance(self.metadata, ArrayV3Metadata)
         ):
             await super()._set_selection(indexer, value, *args, **kwargs)
             return
-        await _set_selection_atomic(self, directory, indexer, value, *args, **kwargs)
+        await set_selection_atomic(self, directory, indexer, value, *args, **kwargs)
 
 
 def _expand_integers(
@@ -233,7 +234,24 @@ class ReadOnlyArray(SafeArray):
     update_attributes = _refuse
 
 
-def _wrap(array: zarr.Array, cls: type[SafeAsyncArray], settings: dict[str, Any]) -> Any:  # type: ignore[type-arg]
+def wrap_array(array: zarr.Array, cls: type[SafeAsyncArray], settings: dict[str, Any]) -> Any:  # type: ignore[type-arg]
+    """Rebuild an array on one of this package's async array classes.
+
+    Parameters
+    ----------
+    array : zarr.Array
+        The array opened by zarr.
+    cls : type
+        :class:`SafeAsyncArray` or :class:`ReadOnlyAsyncArray`.
+    settings : dict
+        The pipeline settings it was built under (see
+        :func:`~visor_xarray.zarr_io.pipeline.settings_of`).
+
+    Returns
+    -------
+    SafeArray or ReadOnlyArray
+        The same array, sharing metadata, store and codec pipeline.
+    """
     inner = array.async_array
     wrapped = cls.__new__(cls)
     for name in ("metadata", "store_path", "config", "codec_pipeline"):
@@ -264,7 +282,7 @@ def guard_writes(array: zarr.Array, image: Path, token: str) -> SafeArray:  # ty
     SafeArray
     """
     safe = as_safe(array)
-    wrapped = _wrap(safe, SafeAsyncArray, _settings_of(safe.async_array))
+    wrapped = wrap_array(safe, SafeAsyncArray, settings_of(safe.async_array))
     object.__setattr__(wrapped.async_array, "_visor_guard", (Path(image), str(token)))
     result: SafeArray = wrapped
     return result
@@ -275,7 +293,7 @@ def as_safe(array: zarr.Array) -> SafeArray:  # type: ignore[type-arg]
     corrupt shards; writes commit atomically). Arrays already safe are returned as is."""
     if isinstance(array, SafeArray) and isinstance(array.async_array, SafeAsyncArray):
         return array
-    result: SafeArray = _wrap(array, SafeAsyncArray, _settings_of(array.async_array))
+    result: SafeArray = wrap_array(array, SafeAsyncArray, settings_of(array.async_array))
     return result
 
 

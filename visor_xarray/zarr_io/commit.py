@@ -24,16 +24,22 @@ from zarr.core.array import AsyncArray
 from zarr.core.chunk_key_encodings import DefaultChunkKeyEncoding
 from zarr.storage import LocalStore, StorePath
 
-from visor_xarray.zarr_io.corruption import _check_indexes, _index_unverified, _named_corruption
+from visor_xarray.zarr_io.corruption import check_shard_indexes, index_unverified, named_corruption
 from visor_xarray.zarr_io.markers import SCRATCH_INFIX, read_write_marker
-from visor_xarray.zarr_io.pipeline import _settings_of
+from visor_xarray.zarr_io.pipeline import settings_of
 
-__all__ = ["check_guard"]
+__all__ = ["atomic_commit_enabled", "check_guard", "set_selection_atomic"]
 
 
-def _atomic_commit_enabled() -> bool:
-    """The private switch ``visor_xarray.zarr_io._ATOMIC_COMMIT`` (tests turn it off to
-    show what the atomic commit prevents)."""
+def atomic_commit_enabled() -> bool:
+    """Read the switch of the atomic shard commit.
+
+    Returns
+    -------
+    bool
+        ``visor_xarray.zarr_io._ATOMIC_COMMIT``, which tests turn off to show what the
+        atomic commit prevents.
+    """
     from visor_xarray import zarr_io
 
     return bool(zarr_io._ATOMIC_COMMIT)
@@ -56,7 +62,7 @@ def check_guard(guard: tuple[Path, str] | None) -> None:
         )
 
 
-async def _set_selection_atomic(
+async def set_selection_atomic(
     array: AsyncArray,  # type: ignore[type-arg]
     directory: Path,
     indexer: Any,
@@ -64,8 +70,23 @@ async def _set_selection_atomic(
     *args: Any,
     **kwargs: Any,
 ) -> None:
-    """``array._set_selection`` with every touched shard encoded in a scratch directory
-    and renamed onto its key (``directory`` is the array's, on a local store)."""
+    """``array._set_selection`` with every touched shard committed atomically.
+
+    Each touched shard is encoded in a scratch directory and renamed onto its key.
+
+    Parameters
+    ----------
+    array : zarr.AsyncArray
+        The array written.
+    directory : pathlib.Path
+        The array's directory, on a local store.
+    indexer : Any
+        The selection's indexer.
+    value : Any
+        The values written.
+    *args, **kwargs
+        Passed on to ``_set_selection``.
+    """
     # The staging array has the same metadata but flat keys ("c.0.0.1"), so that zarrs
     # writes every shard as one file in one scratch directory (no nested mkdirs).
     staging_metadata = replace(
@@ -78,14 +99,14 @@ async def _set_selection_atomic(
         key = array.metadata.encode_chunk_key(coords)
         complete = moves.get(key, ("", True))[1] and bool(projection.is_complete_chunk)
         moves[key] = (staging_metadata.encode_chunk_key(coords), complete)
-    if _index_unverified(array):
+    if index_unverified(array):
         partial = [p for p in projections if not p.is_complete_chunk]
-        await asyncio.to_thread(_check_indexes, array, partial)
+        await asyncio.to_thread(check_shard_indexes, array, partial)
     token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     scratch = directory.parent / f".{directory.name}{SCRATCH_INFIX}{token}"
     await asyncio.to_thread(_prepare_scratch, directory, scratch, moves)
     try:
-        with zarr.config.set(_settings_of(array)):
+        with zarr.config.set(settings_of(array)):
             staging = AsyncArray(
                 metadata=staging_metadata,
                 store_path=StorePath(LocalStore(scratch)),
@@ -94,9 +115,7 @@ async def _set_selection_atomic(
         try:
             await staging._set_selection(indexer, value, *args, **kwargs)
         except Exception as error:
-            named = await _named_corruption(
-                array, error, projections, "writing into", args, kwargs
-            )
+            named = await named_corruption(array, error, projections, "writing into", args, kwargs)
             if named is None:
                 raise
             raise named from error

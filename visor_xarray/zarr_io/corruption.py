@@ -25,9 +25,15 @@ from visor_xarray.errors import CorruptDataError, MetadataError, VisorError
 __all__ = [
     "MAX_CHUNK_BYTES",
     "MAX_INDEX_BYTES",
+    "array_dir",
+    "check_chunk_geometry",
+    "check_shard_indexes",
+    "index_unverified",
     "is_decode_error",
+    "named_corruption",
     "shard_file",
     "shard_index_problem",
+    "sharding_codec",
 ]
 
 #: Largest shard index (bytes) and decoded inner chunk (bytes) an array may declare:
@@ -62,8 +68,18 @@ def is_decode_error(error: BaseException) -> bool:
     return False
 
 
-def _array_dir(async_array: AsyncArray) -> Path | None:  # type: ignore[type-arg]
-    """Directory of an array on a local store, or None."""
+def array_dir(async_array: AsyncArray) -> Path | None:  # type: ignore[type-arg]
+    """Directory of an array on a local store.
+
+    Parameters
+    ----------
+    async_array : zarr.AsyncArray
+
+    Returns
+    -------
+    pathlib.Path or None
+        None for an array that is not on a local filesystem store.
+    """
     store = async_array.store_path.store
     if not isinstance(store, LocalStore):
         return None
@@ -87,15 +103,26 @@ def shard_file(array: zarr.Array | AsyncArray, coords: Sequence[int]) -> Path | 
         None for arrays that are not on a local filesystem store.
     """
     inner = array.async_array if isinstance(array, zarr.Array) else array
-    directory = _array_dir(inner)
+    directory = array_dir(inner)
     if directory is None:
         return None
     key: str = inner.metadata.encode_chunk_key(tuple(int(c) for c in coords))
     return directory / key
 
 
-def _sharding(metadata: Any) -> Any:
-    """The array's sharding codec, or None (unsharded, or not Zarr v3)."""
+def sharding_codec(metadata: Any) -> Any:
+    """The sharding codec of an array.
+
+    Parameters
+    ----------
+    metadata : Any
+        The array's metadata.
+
+    Returns
+    -------
+    Any
+        Its ``ShardingCodec``, or None (unsharded, or not Zarr v3).
+    """
     codecs: Sequence[Any] = tuple(getattr(metadata, "codecs", ()))
     if len(codecs) == 1 and type(codecs[0]).__name__ == "ShardingCodec":
         return codecs[0]
@@ -166,7 +193,7 @@ def _corrupt_error(
     bad: list[tuple[Path | str, str]],
     action: str,
 ) -> CorruptDataError:
-    where = _array_dir(async_array)
+    where = array_dir(async_array)
     first, message = bad[0]
 
     def short(file: Path | str) -> str:
@@ -185,7 +212,7 @@ def _corrupt_error(
     return error
 
 
-async def _named_corruption(
+async def named_corruption(
     async_array: AsyncArray,  # type: ignore[type-arg]
     error: Exception,
     projections: Iterable[Any],
@@ -193,9 +220,27 @@ async def _named_corruption(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> CorruptDataError | None:
-    """The error naming the bad shards behind a failed selection, or None if it is no
-    decode error (or no touched shard fails alone). ``args``/``kwargs`` are those of the
-    failed ``_get_selection``/``_set_selection`` after the indexer (and value)."""
+    """The error naming the bad shards behind a failed selection.
+
+    Parameters
+    ----------
+    async_array : zarr.AsyncArray
+        The array the selection failed on.
+    error : Exception
+        What the selection raised.
+    projections : iterable
+        The selection's chunk projections (its indexer).
+    action : str
+        ``"reading"`` or ``"writing"``, for the message.
+    args, kwargs
+        Those of the failed ``_get_selection``/``_set_selection`` after the indexer (and
+        value), to retry each touched shard alone.
+
+    Returns
+    -------
+    CorruptDataError or None
+        None if ``error`` is no decode error, or no touched shard fails alone.
+    """
     if not is_decode_error(error):
         return None
     prototype = kwargs.get("prototype", args[0] if args else None)
@@ -231,7 +276,7 @@ def shard_index_problem(file: Path, metadata: Any, *, verify_checksum: bool = Tr
         Why the index cannot be used, or None if it is consistent (or the array's index
         codecs are not the standard ``bytes`` [+ ``crc32c``]).
     """
-    sharding = _sharding(metadata)
+    sharding = sharding_codec(metadata)
     if sharding is None:
         return None
     codecs = [type(c).__name__ for c in sharding.index_codecs]
@@ -277,17 +322,41 @@ def _checksums_off(async_array: AsyncArray) -> bool:  # type: ignore[type-arg]
     return settings.get("codec_pipeline.validate_checksums") is False
 
 
-def _index_unverified(async_array: AsyncArray) -> bool:  # type: ignore[type-arg]
-    """True if zarrs would use shard indexes it cannot verify (see shard_index_problem)."""
-    sharding = _sharding(async_array.metadata)
+def index_unverified(async_array: AsyncArray) -> bool:  # type: ignore[type-arg]
+    """Tell whether zarrs would use shard indexes it cannot verify.
+
+    Parameters
+    ----------
+    async_array : zarr.AsyncArray
+
+    Returns
+    -------
+    bool
+        True for a sharded array whose index has no CRC32C codec, or whose checksums are
+        turned off (see :func:`shard_index_problem`).
+    """
+    sharding = sharding_codec(async_array.metadata)
     if sharding is None:
         return False
     has_crc = any(type(c).__name__ == "Crc32cCodec" for c in sharding.index_codecs)
     return not has_crc or _checksums_off(async_array)
 
 
-def _check_indexes(async_array: AsyncArray, projections: Iterable[Any]) -> None:  # type: ignore[type-arg]
-    """Refuse to let zarrs read a shard whose unverifiable index is inconsistent."""
+def check_shard_indexes(async_array: AsyncArray, projections: Iterable[Any]) -> None:  # type: ignore[type-arg]
+    """Refuse to let zarrs read a shard whose unverifiable index is inconsistent.
+
+    Parameters
+    ----------
+    async_array : zarr.AsyncArray
+        The array about to be read.
+    projections : iterable
+        The selection's chunk projections.
+
+    Raises
+    ------
+    CorruptDataError
+        Naming every touched shard whose index is inconsistent.
+    """
     bad: list[tuple[Path | str, str]] = []
     for coords, _ in _touched_shards(projections):
         file = shard_file(async_array, coords)
@@ -301,12 +370,26 @@ def _check_indexes(async_array: AsyncArray, projections: Iterable[Any]) -> None:
         raise _corrupt_error(async_array, bad, "checking")
 
 
-def _check_geometry(metadata: Any, file: Path) -> None:
-    """Refuse chunk geometry whose buffers zarrs could not allocate (it would abort)."""
+def check_chunk_geometry(metadata: Any, file: Path) -> None:
+    """Refuse chunk geometry whose buffers zarrs could not allocate (it would abort).
+
+    Parameters
+    ----------
+    metadata : Any
+        The array's metadata.
+    file : pathlib.Path
+        Its ``zarr.json``, for the error.
+
+    Raises
+    ------
+    MetadataError
+        If an inner chunk exceeds :data:`MAX_CHUNK_BYTES` or a shard index
+        :data:`MAX_INDEX_BYTES`.
+    """
     native = getattr(metadata.dtype, "to_native_dtype", None)
     itemsize = np.dtype(native()).itemsize if native is not None else 1
     outer = tuple(int(c) for c in metadata.chunk_grid.chunk_shape)
-    sharding = _sharding(metadata)
+    sharding = sharding_codec(metadata)
     inner = tuple(int(c) for c in sharding.chunk_shape) if sharding is not None else outer
     chunk_bytes = int(np.prod(inner, dtype=object)) * itemsize
     if chunk_bytes > MAX_CHUNK_BYTES:

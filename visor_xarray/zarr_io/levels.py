@@ -18,10 +18,10 @@ import zarr
 from zarr.storage import LocalStore
 
 from visor_xarray.errors import MetadataError, VisorError, VisorWarning
-from visor_xarray.zarr_io.arrays import ReadOnlyAsyncArray, SafeArray, SafeAsyncArray, _wrap
-from visor_xarray.zarr_io.corruption import _check_geometry
-from visor_xarray.zarr_io.markers import _ACTIVE_TOKENS, marker_is_stale, read_write_marker
-from visor_xarray.zarr_io.pipeline import _pipeline_scope, default_compressor
+from visor_xarray.zarr_io.arrays import ReadOnlyAsyncArray, SafeArray, SafeAsyncArray, wrap_array
+from visor_xarray.zarr_io.corruption import check_chunk_geometry
+from visor_xarray.zarr_io.markers import foreign_write_marker, marker_is_stale
+from visor_xarray.zarr_io.pipeline import default_compressor, pipeline_scope
 
 __all__ = ["check_dtype", "create_level_array", "open_level_array"]
 
@@ -72,8 +72,8 @@ def _check_inside_sample(path: Path) -> None:
 
 
 def _warn_if_incomplete(image: Path) -> None:
-    marker = read_write_marker(image)
-    if marker is None or marker.get("token") in _ACTIVE_TOKENS:
+    marker = foreign_write_marker(image)
+    if marker is None:
         return
     state = "was interrupted" if marker_is_stale(marker) else "is in progress"
     warnings.warn(
@@ -118,7 +118,7 @@ def open_level_array(path: Path, *, writable: bool, pipeline: str | None = None)
     if not writable:
         _warn_if_incomplete(path.parent)
     store = LocalStore(path, read_only=not writable)
-    with _pipeline_scope(pipeline) as settings:
+    with pipeline_scope(pipeline) as settings:
         try:
             array = zarr.open_array(store=store, mode="r+" if writable else "r")
         except (VisorError, FileNotFoundError):
@@ -130,8 +130,10 @@ def open_level_array(path: Path, *, writable: bool, pipeline: str | None = None)
                 "",
                 f"not a readable Zarr v3 array: {type(error).__name__}: {error}",
             ) from None
-    _check_geometry(array.metadata, path / "zarr.json")
-    result: SafeArray = _wrap(array, SafeAsyncArray if writable else ReadOnlyAsyncArray, settings)
+    check_chunk_geometry(array.metadata, path / "zarr.json")
+    result: SafeArray = wrap_array(
+        array, SafeAsyncArray if writable else ReadOnlyAsyncArray, settings
+    )
     return result
 
 
@@ -180,7 +182,7 @@ def create_level_array(
         compressors = default_compressor()
     _check_inside_sample(path)
     store = LocalStore(path)
-    with _pipeline_scope(pipeline) as settings:
+    with pipeline_scope(pipeline) as settings:
         array = zarr.create_array(
             store=store,
             shape=tuple(int(s) for s in shape),
@@ -192,5 +194,5 @@ def create_level_array(
             fill_value=fill_value,
             overwrite=True,
         )
-    result: SafeArray = _wrap(array, SafeAsyncArray, settings)
+    result: SafeArray = wrap_array(array, SafeAsyncArray, settings)
     return result

@@ -27,9 +27,11 @@ __all__ = [
     "SCRATCH_INFIX",
     "WRITE_MARKER",
     "WriteInProgressError",
+    "foreign_write_marker",
     "give_up_write",
     "image_write",
     "marker_is_stale",
+    "process_start",
     "read_write_marker",
     "remove_scratch",
     "scratch_dirs",
@@ -78,8 +80,20 @@ def _process_stat_field(pid: int, field: int) -> str | None:
     return fields[field] if len(fields) > field else None
 
 
-def _process_start(pid: int) -> str | None:
-    """Start time of a process (Linux ``/proc``), to tell a reused pid from the writer."""
+def process_start(pid: int) -> str | None:
+    """Start time of a process (Linux ``/proc``), to tell a reused pid from the writer.
+
+    Parameters
+    ----------
+    pid : int
+        The process id.
+
+    Returns
+    -------
+    str or None
+        The start time in clock ticks since boot, or None if the process (or ``/proc``)
+        does not exist.
+    """
     return _process_stat_field(pid, 19)
 
 
@@ -123,6 +137,25 @@ def read_write_marker(image: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else {"state": "unreadable"}
 
 
+def foreign_write_marker(image: Path) -> dict[str, Any] | None:
+    """Return the in-progress marker of a write that is not one of this process's own.
+
+    Parameters
+    ----------
+    image : pathlib.Path
+        The image (or sample) directory.
+
+    Returns
+    -------
+    dict or None
+        The marker, or None if there is none or a write of this process holds it.
+    """
+    marker = read_write_marker(image)
+    if marker is None or marker.get("token") in _ACTIVE_TOKENS:
+        return None
+    return marker
+
+
 def marker_is_stale(marker: dict[str, Any]) -> bool:
     """True if the write that left ``marker`` cannot still be running.
 
@@ -151,7 +184,7 @@ def marker_is_stale(marker: dict[str, Any]) -> bool:
     if not _pid_alive(pid):
         return True
     recorded = marker.get("pid_start")
-    return recorded is not None and _process_start(pid) not in (None, recorded)
+    return recorded is not None and process_start(pid) not in (None, recorded)
 
 
 def give_up_write(image: Path, token: str) -> None:
@@ -253,7 +286,7 @@ def image_write(
         "operation": operation,
         "state": "writing",
         "pid": os.getpid(),
-        "pid_start": _process_start(os.getpid()),
+        "pid_start": process_start(os.getpid()),
         "host": socket.gethostname(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "token": token,

@@ -18,7 +18,13 @@ from zarr.core.array import AsyncArray
 
 from visor_xarray.options import DEFAULT_PIPELINE, OPTIONS, ZARRS_PIPELINE, check_option
 
-__all__ = ["default_compressor", "pipeline_name", "pipeline_settings"]
+__all__ = [
+    "default_compressor",
+    "pipeline_name",
+    "pipeline_scope",
+    "pipeline_settings",
+    "settings_of",
+]
 
 
 def default_compressor(clevel: int = 5) -> zarr.codecs.BloscCodec:
@@ -70,8 +76,19 @@ def pipeline_settings(pipeline: str | None = None) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _pipeline_scope(pipeline: str | None) -> Iterator[dict[str, Any]]:
-    """Build arrays in this block under :func:`pipeline_settings` (yielded)."""
+def pipeline_scope(pipeline: str | None) -> Iterator[dict[str, Any]]:
+    """Build arrays in this block under :func:`pipeline_settings`.
+
+    Parameters
+    ----------
+    pipeline : {"zarrs", "default"} or None
+        The codec pipeline (None: the ``codec_pipeline`` option).
+
+    Yields
+    ------
+    dict
+        The settings in force.
+    """
     settings = pipeline_settings(pipeline)
     with zarr.config.set(settings):
         yield settings
@@ -100,8 +117,19 @@ def pipeline_name(array: zarr.Array) -> str:  # type: ignore[type-arg]
     return _pipeline_path(array.async_array)
 
 
-def _settings_of(async_array: AsyncArray) -> dict[str, Any]:  # type: ignore[type-arg]
-    """Settings an array was built under; for foreign arrays, derived from its pipeline."""
+def settings_of(async_array: AsyncArray) -> dict[str, Any]:  # type: ignore[type-arg]
+    """The settings an array was built under.
+
+    Parameters
+    ----------
+    async_array : zarr.AsyncArray
+
+    Returns
+    -------
+    dict
+        The settings of an array this library opened; for a foreign array, those of its
+        codec pipeline.
+    """
     settings = getattr(async_array, "_visor_settings", None)
     if settings is None:
         name = _pipeline_path(async_array)

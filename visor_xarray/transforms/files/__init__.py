@@ -1,8 +1,9 @@
 """Reading and writing transform files: ITK ``.tfm``, ``.npy``, zarr and MetaImage ``.mha``.
 
-Everything returned or accepted is in this package's ``(z, y, x)`` point order
-(design.md §4). Affine files hold ``(z, y, x)`` parameters by default, as visor-py's
-test code writes them; ``axis_order="xyz"`` reads or writes ITK's native order instead.
+Everything returned or accepted is in this package's ``(z, y, x)`` point order (the
+conventions of :mod:`visor_xarray.transforms.model`). Affine files hold ``(z, y, x)``
+parameters by default, as visor-py's test code writes them; ``axis_order="xyz"`` reads or
+writes ITK's native order instead.
 MetaImage headers are always in ITK's ``(x, y, z)`` order and are converted on reading.
 
 Writes are atomic: a reader sees either the old file or the complete new one.

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Final
 
 from visor_xarray.errors import UnsupportedTransformError
-from visor_xarray.transforms.files.common import AFFINE, DDF, _check_axis_order
+from visor_xarray.transforms.files.common import AFFINE, DDF, check_axis_order
 from visor_xarray.transforms.files.mha import read_mha_displacement
 from visor_xarray.transforms.files.npy import read_npy, write_npy
 from visor_xarray.transforms.files.tfm import read_tfm, write_tfm
 from visor_xarray.transforms.files.zarr_affine import read_zarr_affine, write_zarr_affine
-from visor_xarray.transforms.model import Affine, Transform
+from visor_xarray.transforms.model import Affine, SpatialTransform
 
 __all__ = ["READABLE", "WRITABLE", "read_transform", "write_transform"]
 
@@ -34,7 +34,7 @@ def _supported(combinations: frozenset[tuple[str, str]]) -> str:
 
 def read_transform(
     path: str | os.PathLike[str], kind: str, fmt: str, axis_order: str = "zyx"
-) -> Transform:
+) -> SpatialTransform:
     """Read a transform file of the given type and format.
 
     Parameters
@@ -69,7 +69,7 @@ def read_transform(
     ValueError
         If ``axis_order`` is neither ``"zyx"`` nor ``"xyz"``.
     """
-    _check_axis_order(axis_order)
+    check_axis_order(axis_order)
     if (kind, fmt) == (AFFINE, "tfm"):
         return read_tfm(path, axis_order)
     if (kind, fmt) == (AFFINE, "npy"):
@@ -86,7 +86,7 @@ def read_transform(
 
 def write_transform(
     path: str | os.PathLike[str],
-    transform: Transform,
+    transform: SpatialTransform,
     kind: str,
     fmt: str,
     axis_order: str = "zyx",
@@ -116,7 +116,7 @@ def write_transform(
     ValueError
         If ``axis_order`` is neither ``"zyx"`` nor ``"xyz"``.
     """
-    _check_axis_order(axis_order)
+    check_axis_order(axis_order)
     if (kind, fmt) not in WRITABLE:
         raise UnsupportedTransformError(
             f"{Path(path)}: writing transform type {kind!r} in format {fmt!r} is not "

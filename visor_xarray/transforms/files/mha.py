@@ -12,7 +12,7 @@ from typing import IO, Final
 import numpy as np
 
 from visor_xarray.errors import CorruptDataError, MetadataError, UnsupportedTransformError
-from visor_xarray.transforms.files.common import _parse_numbers
+from visor_xarray.transforms.files.common import parse_numbers
 from visor_xarray.transforms.model import DisplacementField
 
 __all__ = ["read_mha_displacement"]
@@ -70,7 +70,7 @@ def _header_numbers(
     file: Path, header: dict[str, str], keys: tuple[str, ...], count: int, default: str | None
 ) -> list[float]:
     key, value = _header_value(file, header, keys, default)
-    return _parse_numbers(file, key, value, count)
+    return parse_numbers(file, key, value, count)
 
 
 def read_mha_displacement(path: str | os.PathLike[str]) -> DisplacementField:

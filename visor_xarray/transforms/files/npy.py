@@ -9,9 +9,9 @@ import numpy as np
 
 from visor_xarray.errors import MetadataError
 from visor_xarray.transforms.files.common import (
-    _check_axis_order,
-    _homogeneous_from_array,
-    _stored_affine,
+    check_axis_order,
+    homogeneous_from_array,
+    stored_affine,
 )
 from visor_xarray.transforms.model import Affine
 from visor_xarray.zarr_io.atomic_files import write_atomic
@@ -47,7 +47,7 @@ def read_npy(path: str | os.PathLike[str], axis_order: str = "zyx") -> Affine:
     ValueError
         If ``axis_order`` is neither ``"zyx"`` nor ``"xyz"``.
     """
-    _check_axis_order(axis_order)
+    check_axis_order(axis_order)
     file = Path(path)
     try:
         data = np.load(file, allow_pickle=False)
@@ -55,7 +55,7 @@ def read_npy(path: str | os.PathLike[str], axis_order: str = "zyx") -> Affine:
         raise
     except (ValueError, OSError, EOFError) as exc:
         raise MetadataError(file, "", f"not a readable .npy array: {exc}") from exc
-    return _homogeneous_from_array(file, data, "matrix", axis_order)
+    return homogeneous_from_array(file, data, "matrix", axis_order)
 
 
 def write_npy(path: str | os.PathLike[str], affine: Affine, axis_order: str = "zyx") -> None:
@@ -77,5 +77,5 @@ def write_npy(path: str | os.PathLike[str], affine: Affine, axis_order: str = "z
     ValueError
         If ``axis_order`` is neither ``"zyx"`` nor ``"xyz"``.
     """
-    matrix = _stored_affine(affine, axis_order, "write_npy").homogeneous
+    matrix = stored_affine(affine, axis_order, "write_npy").homogeneous
     write_atomic(Path(path), lambda stream: np.save(stream, matrix, allow_pickle=False))

@@ -11,11 +11,11 @@ import numpy as np
 
 from visor_xarray.errors import MetadataError, UnsupportedTransformError
 from visor_xarray.transforms.files.common import (
-    _affine_or_error,
-    _check_axis_order,
-    _parse_numbers,
-    _reorder,
-    _stored_affine,
+    affine_or_error,
+    check_axis_order,
+    parse_numbers,
+    reorder_axes,
+    stored_affine,
 )
 from visor_xarray.transforms.model import Affine
 from visor_xarray.zarr_io.atomic_files import write_atomic
@@ -64,7 +64,7 @@ def read_tfm(path: str | os.PathLike[str], axis_order: str = "zyx") -> Affine:
     ValueError
         If ``axis_order`` is neither ``"zyx"`` nor ``"xyz"``.
     """
-    _check_axis_order(axis_order)
+    check_axis_order(axis_order)
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -109,16 +109,16 @@ def read_tfm(path: str | os.PathLike[str], axis_order: str = "zyx") -> Affine:
         if len(found) > 1:
             raise MetadataError(file, key, "appears more than once")
 
-    parameters = _parse_numbers(file, "Parameters", values["Parameters"][0], 12)
-    center = _parse_numbers(file, "FixedParameters", values["FixedParameters"][0], 3)
-    affine = _affine_or_error(
+    parameters = parse_numbers(file, "Parameters", values["Parameters"][0], 12)
+    center = parse_numbers(file, "FixedParameters", values["FixedParameters"][0], 3)
+    affine = affine_or_error(
         file,
         "Parameters",
         lambda: Affine(
             np.reshape(parameters[:9], (3, 3)), np.asarray(parameters[9:]), np.asarray(center)
         ),
     )
-    return _reorder(affine, axis_order)
+    return reorder_axes(affine, axis_order)
 
 
 def write_tfm(path: str | os.PathLike[str], affine: Affine, axis_order: str = "zyx") -> None:
@@ -143,7 +143,7 @@ def write_tfm(path: str | os.PathLike[str], affine: Affine, axis_order: str = "z
     ValueError
         If ``axis_order`` is neither ``"zyx"`` nor ``"xyz"``.
     """
-    stored = _stored_affine(affine, axis_order, "write_tfm")
+    stored = stored_affine(affine, axis_order, "write_tfm")
     parameters = [*stored.matrix.ravel(), *stored.translation]
     text = (
         "#Insight Transform File V1.0\n"

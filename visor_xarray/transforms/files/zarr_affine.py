@@ -6,23 +6,21 @@ Written to a temporary sibling directory and renamed into place.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
-import zarr
 
 from visor_xarray.errors import MetadataError
 from visor_xarray.transforms.files.common import (
-    _AXIS_ORDERS,
-    _affine_or_error,
-    _check_axis_order,
-    _homogeneous_from_array,
-    _reorder,
-    _stored_affine,
+    AXIS_ORDERS,
+    affine_or_error,
+    check_axis_order,
+    homogeneous_from_array,
+    reorder_axes,
+    stored_affine,
 )
 from visor_xarray.transforms.model import Affine
-from visor_xarray.zarr_io.atomic_files import new_sibling_dir
+from visor_xarray.zarr_io.small_arrays import read_small_array, write_small_array
 
 __all__ = ["read_zarr_affine", "write_zarr_affine"]
 
@@ -57,23 +55,21 @@ def read_zarr_affine(path: str | os.PathLike[str], axis_order: str = "zyx") -> A
     ValueError
         If ``axis_order`` is neither ``"zyx"`` nor ``"xyz"``.
     """
-    _check_axis_order(axis_order)
+    check_axis_order(axis_order)
     file = Path(path)
     if not file.exists():
         raise FileNotFoundError(f"{file}: no such zarr array")
     try:
-        array = zarr.open_array(str(file), mode="r")
-        data = np.asarray(array[...])
-        attributes = dict(array.attrs)
+        data, attributes = read_small_array(file)
     except Exception as exc:
         raise MetadataError(file, "", f"not a readable zarr array: {exc}") from exc
 
     stored_order = attributes.get("axis_order", axis_order)
-    if stored_order not in _AXIS_ORDERS:
+    if stored_order not in AXIS_ORDERS:
         raise MetadataError(
             file, "attributes.axis_order", f"must be 'zyx' or 'xyz', got {stored_order!r}"
         )
-    from_data = _homogeneous_from_array(file, data, "data", stored_order)
+    from_data = homogeneous_from_array(file, data, "data", stored_order)
     parts = ("matrix", "translation", "center")
     present = [key for key in parts if key in attributes]
     if not present:
@@ -81,8 +77,8 @@ def read_zarr_affine(path: str | os.PathLike[str], axis_order: str = "zyx") -> A
     if len(present) != len(parts):
         missing = sorted(set(parts) - set(present))
         raise MetadataError(file, f"attributes.{missing[0]}", "missing (the others are present)")
-    from_attributes = _reorder(
-        _affine_or_error(
+    from_attributes = reorder_axes(
+        affine_or_error(
             file,
             "attributes",
             lambda: Affine(
@@ -128,7 +124,7 @@ def write_zarr_affine(
     ValueError
         If ``axis_order`` is neither ``"zyx"`` nor ``"xyz"``.
     """
-    stored = _stored_affine(affine, axis_order, "write_zarr_affine")
+    stored = stored_affine(affine, axis_order, "write_zarr_affine")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     attributes = {
@@ -137,28 +133,4 @@ def write_zarr_affine(
         "center": stored.center.tolist(),
         "axis_order": axis_order,
     }
-    # not tempfile.mkdtemp: its 0o700 would stay on the renamed array, unreadable to others
-    staging = new_sibling_dir(target)
-    try:
-        array = zarr.create_array(
-            str(staging),
-            shape=(4, 4),
-            chunks=(4, 4),
-            dtype="float64",
-            compressors=None,
-            fill_value=0.0,
-            attributes=attributes,
-            zarr_format=3,
-            overwrite=True,
-        )
-        array[...] = stored.homogeneous
-        if target.exists():
-            retired = new_sibling_dir(target, ".old")
-            target.replace(retired / target.name)
-            staging.replace(target)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            staging.replace(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    write_small_array(target, np.asarray(stored.homogeneous, dtype=np.float64), attributes)

@@ -1,7 +1,7 @@
 """Spatial transforms as plain numpy objects: affine maps and dense displacement fields.
 
-Conventions (design.md §4)
---------------------------
+Conventions
+-----------
 * Points are ordered ``(z, y, x)``, matching the last three dimensions of an image array.
 * An :class:`Affine` follows ITK semantics exactly: ``p_out = M @ (p_in - c) + c + t``.
 * Composition reads like mathematics: ``a.compose(b)``, ``a @ b`` and ``compose(a, b)``
@@ -9,7 +9,7 @@ Conventions (design.md §4)
 
 This module does no file I/O; see :mod:`visor_xarray.transforms.files` for that.
 
-One job per module; every name of the former single module is importable here:
+One job per module:
 
 - :mod:`~visor_xarray.transforms.model.affine`: :class:`Affine`;
 - :mod:`~visor_xarray.transforms.model.displacement`: :class:`DisplacementField`;
@@ -17,7 +17,7 @@ One job per module; every name of the former single module is importable here:
 - :mod:`~visor_xarray.transforms.model.common`: array checks, point handling and
   :class:`SingularTransformError`.
 
-:data:`Transform`, the union of the two models, is defined here.
+:data:`SpatialTransform`, the union of the two models, is defined here.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from typing import TypeAlias
 
 from visor_xarray.transforms.model.affine import Affine
 from visor_xarray.transforms.model.build import compose, deskew
-from visor_xarray.transforms.model.common import FloatArray as FloatArray
 from visor_xarray.transforms.model.common import SingularTransformError
 from visor_xarray.transforms.model.displacement import DisplacementField
 
@@ -34,11 +33,12 @@ __all__ = [
     "Affine",
     "DisplacementField",
     "SingularTransformError",
-    "Transform",
+    "SpatialTransform",
     "compose",
     "deskew",
 ]
 
 
-Transform: TypeAlias = Affine | DisplacementField
-"""Any transform this package can represent."""
+SpatialTransform: TypeAlias = Affine | DisplacementField
+"""Any spatial transform this package can represent (not the stored-transform API,
+:class:`visor_xarray.Transform`)."""

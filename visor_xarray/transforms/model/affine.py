@@ -14,12 +14,12 @@ import numpy as np
 import numpy.typing as npt
 
 from visor_xarray.transforms.model.common import (
-    _MAX_CONDITION,
+    MAX_CONDITION,
     FloatArray,
     SingularTransformError,
-    _as_points,
-    _clean_zeros,
-    _frozen_array,
+    as_points,
+    clean_zeros,
+    frozen_array,
 )
 
 __all__ = ["Affine"]
@@ -55,13 +55,13 @@ class Affine:
     center: FloatArray = dataclasses.field(default_factory=lambda: np.zeros(3))
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "matrix", _frozen_array(self.matrix, "matrix", (3, 3), "Affine"))
+        object.__setattr__(self, "matrix", frozen_array(self.matrix, "matrix", (3, 3), "Affine"))
         object.__setattr__(
             self,
             "translation",
-            _frozen_array(self.translation, "translation", (3,), "Affine"),
+            frozen_array(self.translation, "translation", (3,), "Affine"),
         )
-        object.__setattr__(self, "center", _frozen_array(self.center, "center", (3,), "Affine"))
+        object.__setattr__(self, "center", frozen_array(self.center, "center", (3,), "Affine"))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Affine):
@@ -75,9 +75,9 @@ class Affine:
     def __hash__(self) -> int:
         return hash(
             (
-                _clean_zeros(self.matrix).tobytes(),
-                _clean_zeros(self.translation).tobytes(),
-                _clean_zeros(self.center).tobytes(),
+                clean_zeros(self.matrix).tobytes(),
+                clean_zeros(self.translation).tobytes(),
+                clean_zeros(self.center).tobytes(),
             )
         )
 
@@ -183,7 +183,7 @@ class Affine:
         ValueError
             If the last axis of ``points`` does not have length 3.
         """
-        array = _as_points(points)
+        array = as_points(points)
         # The offset form is what ITK evaluates too, so results agree to the last bits.
         result: FloatArray = array @ self.matrix.T + self.offset
         return result
@@ -202,7 +202,7 @@ class Affine:
             If the matrix is singular or too badly conditioned to invert reliably.
         """
         condition = np.linalg.cond(self.matrix)
-        if not math.isfinite(condition) or condition > _MAX_CONDITION:
+        if not math.isfinite(condition) or condition > MAX_CONDITION:
             raise SingularTransformError(
                 f"cannot invert affine transform: its matrix {self.matrix.tolist()} is "
                 f"singular or nearly so (condition number {condition:.3g}); "

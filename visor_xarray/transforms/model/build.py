@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from visor_xarray.transforms.model.affine import Affine
-from visor_xarray.transforms.model.common import _frozen_array
+from visor_xarray.transforms.model.common import frozen_array
 
 __all__ = ["compose", "deskew"]
 
@@ -80,7 +80,7 @@ def deskew(angle_deg: float, spacing_zyx: Sequence[float] | npt.ArrayLike, ny: i
     """
     if not 0.0 < angle_deg < 180.0:
         raise ValueError(f"deskew angle must be in (0, 180) degrees, got {angle_deg!r}")
-    vz, vy, vx = _frozen_array(spacing_zyx, "spacing_zyx", (3,), "deskew")
+    vz, vy, vx = frozen_array(spacing_zyx, "spacing_zyx", (3,), "deskew")
     if min(vz, vy, vx) <= 0:
         raise ValueError(f"deskew spacing_zyx must be positive, got {[vz, vy, vx]}")
     if int(ny) != ny or ny < 1:

@@ -1,7 +1,7 @@
 """Shared pieces of the transform models: array checks, point handling, the singular error.
 
-:func:`_frozen_array` turns constructor arguments into validated read-only float64
-arrays; :func:`_as_points` checks ``(z, y, x)`` point arrays; :func:`_clean_zeros`
+:func:`frozen_array` turns constructor arguments into validated read-only float64
+arrays; :func:`as_points` checks ``(z, y, x)`` point arrays; :func:`clean_zeros`
 normalises ``-0.0`` before hashing.
 """
 
@@ -14,28 +14,60 @@ import numpy.typing as npt
 
 from visor_xarray.errors import UnsupportedTransformError
 
-__all__ = ["FloatArray", "SingularTransformError"]
+__all__ = [
+    "MAX_CONDITION",
+    "FloatArray",
+    "SingularTransformError",
+    "as_points",
+    "clean_zeros",
+    "frozen_array",
+]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
+"""A float64 numpy array: the parameters and points of the models."""
 
 # Above this condition number the inverse of a 3x3 matrix has lost more than about
 # three of float64's ~16 significant digits; such a "transform" is almost surely a
 # mistake (a collapsed axis), so inverting it is refused rather than done badly.
-_MAX_CONDITION = 1.0 / (1e3 * np.finfo(np.float64).eps)
+MAX_CONDITION = 1.0 / (1e3 * np.finfo(np.float64).eps)
+"""Largest condition number of a matrix the models invert."""
 
 
 class SingularTransformError(UnsupportedTransformError, ValueError):
     """An affine transform whose matrix is singular (or numerically so) was inverted."""
 
 
-def _frozen_array(
+def frozen_array(
     value: Any, name: str, shape: tuple[int, ...], owner: str, share_readonly: bool = False
 ) -> FloatArray:
-    """Return ``value`` as a read-only float64 array of ``shape``, or raise ``ValueError``.
+    """Return ``value`` as a read-only float64 array of ``shape``.
 
     The result is a private copy, so later changes to the caller's array cannot leak in.
     With ``share_readonly`` an input that is already a read-only float64 array is used
     without copying (for large displacement fields).
+
+    Parameters
+    ----------
+    value : Any
+        The constructor argument.
+    name : str
+        Its name, for the error message.
+    shape : tuple of int
+        The required shape.
+    owner : str
+        The class being built, for the error message.
+    share_readonly : bool
+        Use a read-only, C-contiguous float64 input as it is.
+
+    Returns
+    -------
+    FloatArray
+        The read-only array.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not numeric, has another shape, or holds non-finite values.
     """
     shared = (
         share_readonly
@@ -63,7 +95,24 @@ def _frozen_array(
     return array
 
 
-def _as_points(points: npt.ArrayLike) -> FloatArray:
+def as_points(points: npt.ArrayLike) -> FloatArray:
+    """Check and convert ``(z, y, x)`` points.
+
+    Parameters
+    ----------
+    points : array_like
+        One point of shape ``(3,)`` or many of shape ``(N, 3)``.
+
+    Returns
+    -------
+    FloatArray
+        The points as float64.
+
+    Raises
+    ------
+    ValueError
+        If the last dimension is not 3.
+    """
     array = np.asarray(points, dtype=np.float64)
     if array.ndim == 0 or array.shape[-1] != 3:
         raise ValueError(
@@ -72,6 +121,20 @@ def _as_points(points: npt.ArrayLike) -> FloatArray:
     return array
 
 
-def _clean_zeros(array: FloatArray) -> FloatArray:
-    # -0.0 == 0.0 for np.array_equal but not for tobytes(): normalise before hashing.
+def clean_zeros(array: FloatArray) -> FloatArray:
+    """Replace ``-0.0`` by ``0.0``.
+
+    ``-0.0 == 0.0`` for ``np.array_equal`` but not for ``tobytes()``: equal models must
+    hash equally.
+
+    Parameters
+    ----------
+    array : FloatArray
+        The array.
+
+    Returns
+    -------
+    FloatArray
+        A copy without negative zeros.
+    """
     return array + 0.0

@@ -15,11 +15,11 @@ from scipy import ndimage
 
 from visor_xarray.errors import UnsupportedTransformError
 from visor_xarray.transforms.model.common import (
-    _MAX_CONDITION,
+    MAX_CONDITION,
     FloatArray,
-    _as_points,
-    _clean_zeros,
-    _frozen_array,
+    as_points,
+    clean_zeros,
+    frozen_array,
 )
 
 __all__ = ["DisplacementField"]
@@ -69,19 +69,19 @@ class DisplacementField:
         object.__setattr__(
             self,
             "field",
-            _frozen_array(
+            frozen_array(
                 self.field, "field", values.shape, "DisplacementField", share_readonly=True
             ),
         )
         object.__setattr__(
-            self, "origin", _frozen_array(self.origin, "origin", (3,), "DisplacementField")
+            self, "origin", frozen_array(self.origin, "origin", (3,), "DisplacementField")
         )
-        spacing = _frozen_array(self.spacing, "spacing", (3,), "DisplacementField")
+        spacing = frozen_array(self.spacing, "spacing", (3,), "DisplacementField")
         if np.any(spacing <= 0):
             raise ValueError(f"DisplacementField.spacing must be positive, got {spacing.tolist()}")
         object.__setattr__(self, "spacing", spacing)
-        direction = _frozen_array(self.direction, "direction", (3, 3), "DisplacementField")
-        if np.linalg.cond(direction) > _MAX_CONDITION:
+        direction = frozen_array(self.direction, "direction", (3, 3), "DisplacementField")
+        if np.linalg.cond(direction) > MAX_CONDITION:
             raise ValueError(
                 f"DisplacementField.direction must be invertible, got {direction.tolist()}"
             )
@@ -102,9 +102,9 @@ class DisplacementField:
         return hash(
             (
                 self.field.shape,
-                _clean_zeros(self.origin).tobytes(),
-                _clean_zeros(self.spacing).tobytes(),
-                _clean_zeros(self.direction).tobytes(),
+                clean_zeros(self.origin).tobytes(),
+                clean_zeros(self.spacing).tobytes(),
+                clean_zeros(self.direction).tobytes(),
             )
         )
 
@@ -149,7 +149,7 @@ class DisplacementField:
         ValueError
             If the last axis of ``points`` does not have length 3.
         """
-        array = _as_points(points)
+        array = as_points(points)
         local = np.linalg.solve(self.direction, (array - self.origin).reshape(-1, 3).T).T
         result: FloatArray = (local / self.spacing).reshape(array.shape)
         return result
@@ -172,7 +172,7 @@ class DisplacementField:
         ValueError
             If the last axis of ``points`` does not have length 3.
         """
-        array = _as_points(points)
+        array = as_points(points)
         index = self.physical_to_index(array).reshape(-1, 3)
         # Interpolate the (Z, Y, X, 3) array in 4-D, with the component as an exact integer
         # fourth coordinate: it gets weight 1, and the field is read in place instead of
@@ -208,7 +208,7 @@ class DisplacementField:
         ValueError
             If the last axis of ``points`` does not have length 3.
         """
-        array = _as_points(points)
+        array = as_points(points)
         result: FloatArray = array + self.displacement(array)
         return result
 

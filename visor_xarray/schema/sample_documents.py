@@ -10,16 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from visor_xarray.schema.fields import (
-    _fail,
-    _items,
-    _join,
-    _named_list,
-    _object,
-    _optional_string,
-    _required,
-    _rest,
-    _string,
-    _strings,
+    field_error,
+    join_path,
+    read_items,
+    read_named_list,
+    read_object,
+    read_optional_string,
+    read_required,
+    read_string,
+    read_strings,
+    unknown_fields,
 )
 from visor_xarray.schema.models import (
     ReconInfo,
@@ -59,14 +59,14 @@ def parse_sample_info(value: Any) -> SampleInfo:
     MetadataError
         If the document is not an object or a known field is not a string.
     """
-    obj = _object(value, "")
+    obj = read_object(value, "")
     known = {"animal_id", "project_name", "species", "subproject_name"}
     return SampleInfo(
-        animal_id=_optional_string(obj, "animal_id", ""),
-        project_name=_optional_string(obj, "project_name", ""),
-        species=_optional_string(obj, "species", ""),
-        subproject_name=_optional_string(obj, "subproject_name", ""),
-        extra=_rest(obj, known),
+        animal_id=read_optional_string(obj, "animal_id", ""),
+        project_name=read_optional_string(obj, "project_name", ""),
+        species=read_optional_string(obj, "species", ""),
+        subproject_name=read_optional_string(obj, "subproject_name", ""),
+        extra=unknown_fields(obj, known),
     )
 
 
@@ -74,16 +74,16 @@ def parse_sample_info(value: Any) -> SampleInfo:
 
 
 def _selected_image(value: Any, path: str) -> SelectedImage:
-    obj = _object(value, path)
+    obj = read_object(value, path)
     if "name" in obj:
-        name = _string(obj["name"], _join(path, "name"))
+        name = read_string(obj["name"], join_path(path, "name"))
     elif "path" in obj:  # schema <= v2025.5.3 kept the directory name with ".zarr"
-        name = _string(obj["path"], _join(path, "path")).removesuffix(".zarr")
+        name = read_string(obj["path"], join_path(path, "path")).removesuffix(".zarr")
     else:
-        raise _fail(_join(path, "name"), "required field is missing (nor legacy 'path')")
-    channels = _strings(obj.get("channels", []), _join(path, "channels"))
+        raise field_error(join_path(path, "name"), "required field is missing (nor legacy 'path')")
+    channels = read_strings(obj.get("channels", []), join_path(path, "channels"))
     return SelectedImage(
-        name=name, channels=channels, extra=_rest(obj, {"name", "path", "channels"})
+        name=name, channels=channels, extra=unknown_fields(obj, {"name", "path", "channels"})
     )
 
 
@@ -104,7 +104,7 @@ def parse_selection(value: Any) -> Selection:
     MetadataError
         On a malformed entry or a name selected twice.
     """
-    images, placeholder = _named_list(
+    images, placeholder = read_named_list(
         value, _selected_image, lambda image: image.name, "selected image"
     )
     return Selection(images=images, placeholder=placeholder)
@@ -114,17 +114,17 @@ def parse_selection(value: Any) -> Selection:
 
 
 def _recon_slice(value: Any, path: str) -> ReconSlice:
-    obj = _object(value, path)
+    obj = read_object(value, path)
     if "name" in obj:
-        name = _string(obj["name"], _join(path, "name"))
+        name = read_string(obj["name"], join_path(path, "name"))
     elif "path" in obj:  # schema v2025.5.3
-        name = _string(obj["path"], _join(path, "path"))
+        name = read_string(obj["path"], join_path(path, "path"))
     else:
-        raise _fail(_join(path, "name"), "required field is missing (nor legacy 'path')")
+        raise field_error(join_path(path, "name"), "required field is missing (nor legacy 'path')")
     return ReconSlice(
         name=name,
-        transforms=_strings(obj.get("transforms", []), _join(path, "transforms")),
-        extra=_rest(obj, {"name", "path", "transforms"}),
+        transforms=read_strings(obj.get("transforms", []), join_path(path, "transforms")),
+        extra=unknown_fields(obj, {"name", "path", "transforms"}),
     )
 
 
@@ -145,14 +145,14 @@ def parse_recon(value: Any) -> ReconInfo:
     MetadataError
         On a field of the wrong type.
     """
-    obj = _object(value, "")
+    obj = read_object(value, "")
     return ReconInfo(
-        personnel=_optional_string(obj, "personnel", ""),
-        create_time=_optional_string(obj, "create_time", ""),
-        spaces=_strings(obj.get("spaces", []), "spaces"),
-        keywords=_strings(obj.get("keywords", []), "keywords"),
-        slices=_items(obj.get("slices", []), "slices", _recon_slice),
-        extra=_rest(obj, {"personnel", "create_time", "spaces", "keywords", "slices"}),
+        personnel=read_optional_string(obj, "personnel", ""),
+        create_time=read_optional_string(obj, "create_time", ""),
+        spaces=read_strings(obj.get("spaces", []), "spaces"),
+        keywords=read_strings(obj.get("keywords", []), "keywords"),
+        slices=read_items(obj.get("slices", []), "slices", _recon_slice),
+        extra=unknown_fields(obj, {"personnel", "create_time", "spaces", "keywords", "slices"}),
     )
 
 
@@ -160,24 +160,24 @@ def parse_recon(value: Any) -> ReconInfo:
 
 
 def _transform_entry(value: Any, path: str) -> TransformEntry:
-    obj = _object(value, path)
-    name = _string(_required(obj, "name", path), _join(path, "name"))
+    obj = read_object(value, path)
+    name = read_string(read_required(obj, "name", path), join_path(path, "name"))
     if "_to_" not in name:
-        raise _fail(_join(path, "name"), f"expected '{{from}}_to_{{to}}', got {name!r}")
-    direction = _optional_string(obj, "direction", path)
+        raise field_error(join_path(path, "name"), f"expected '{{from}}_to_{{to}}', got {name!r}")
+    direction = read_optional_string(obj, "direction", path)
     if direction is not None:
         source, _, target = name.partition("_to_")
         if direction not in (name, f"{target}_to_{source}"):
-            raise _fail(
-                _join(path, "direction"),
+            raise field_error(
+                join_path(path, "direction"),
                 f"must be {name!r} or {target + '_to_' + source!r}, got {direction!r}",
             )
     return TransformEntry(
         name=name,
-        type=_string(_required(obj, "type", path), _join(path, "type")),
-        format=_string(_required(obj, "format", path), _join(path, "format")),
+        type=read_string(read_required(obj, "type", path), join_path(path, "type")),
+        format=read_string(read_required(obj, "format", path), join_path(path, "format")),
         direction=direction,
-        extra=_rest(obj, {"name", "type", "format", "direction"}),
+        extra=unknown_fields(obj, {"name", "type", "format", "direction"}),
     )
 
 
@@ -198,5 +198,5 @@ def parse_transform_list(value: Any) -> TransformList:
     MetadataError
         On a malformed entry or a transform listed twice.
     """
-    entries, placeholder = _named_list(value, _transform_entry, lambda e: e.name, "transform")
+    entries, placeholder = read_named_list(value, _transform_entry, lambda e: e.name, "transform")
     return TransformList(entries=entries, placeholder=placeholder)

@@ -10,13 +10,31 @@ from typing import Any, TypeVar
 from visor_xarray.errors import MetadataError
 from visor_xarray.zarr_io.atomic_files import read_json
 
-__all__: list[str] = []
+__all__ = ["group_attributes", "load_document"]
 
 T = TypeVar("T")
 
 
-def _load(path: Path, parse: Callable[[Any], T]) -> T:
-    """Read and parse one JSON document, attributing every problem to ``path``."""
+def load_document(path: Path, parse: Callable[[Any], T]) -> T:
+    """Read and parse one JSON document, attributing every problem to ``path``.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The document.
+    parse : callable
+        The schema parser of its decoded JSON value.
+
+    Returns
+    -------
+    T
+        What ``parse`` returns.
+
+    Raises
+    ------
+    MetadataError
+        If the file is missing, not JSON, or breaks the schema; located in ``path``.
+    """
     try:
         value = read_json(path)
     except FileNotFoundError:
@@ -29,8 +47,24 @@ def _load(path: Path, parse: Callable[[Any], T]) -> T:
         raise error.located(path) from None
 
 
-def _group_attributes(path: Path) -> Any:
-    """Return the ``attributes`` of a Zarr v3 group document, checking its header."""
+def group_attributes(path: Path) -> Any:
+    """Return the ``attributes`` of a Zarr v3 group document, checking its header.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The group's ``zarr.json``.
+
+    Returns
+    -------
+    Any
+        The decoded ``attributes`` (``{}`` when absent), not yet checked.
+
+    Raises
+    ------
+    MetadataError
+        If the file is missing, not JSON, or not a Zarr v3 group document.
+    """
     try:
         document = read_json(path)
     except FileNotFoundError:

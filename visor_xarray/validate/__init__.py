@@ -14,7 +14,7 @@ One job per module; every public name is re-exported here:
 
 - :mod:`~visor_xarray.validate.sample`: :func:`validate`, running the checks in order;
 - :mod:`~visor_xarray.validate.problems`: :class:`Problem` and the shared recorder;
-- :mod:`~visor_xarray.validate.documents`: the sample tree and each document (schema);
+- :mod:`~visor_xarray.validate.tree`: the sample tree and each document (schema);
 - :mod:`~visor_xarray.validate.shards`: level arrays and (deep) their shards;
 - :mod:`~visor_xarray.validate.markers`: in-progress markers and scratch leftovers;
 - :mod:`~visor_xarray.validate.references`: cross-references, :func:`resolve_source`.

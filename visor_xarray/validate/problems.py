@@ -52,7 +52,7 @@ class Problem:
 class Recorder:
     """The state every check shares: the store, the options and the problems found.
 
-    The checks (:mod:`~visor_xarray.validate.documents`, ``shards``, ``markers``,
+    The checks (:mod:`~visor_xarray.validate.tree`, ``shards``, ``markers``,
     ``references``) are mixins on this class; :func:`~visor_xarray.validate.validate`
     combines them.
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from visor_xarray import layout
 from visor_xarray.errors import NotAVsrError, VisorWarning
 from visor_xarray.store import VsrStore
-from visor_xarray.validate.documents import DocumentChecks
 from visor_xarray.validate.problems import Problem
 from visor_xarray.validate.references import ReferenceChecks
+from visor_xarray.validate.tree import DocumentChecks
 from visor_xarray.zarr_io.lock import LOCK_FILE
 
 __all__ = ["validate"]

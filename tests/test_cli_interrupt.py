@@ -92,8 +92,16 @@ def start(sample: Path, workdir: Path, *extra: str) -> tuple[subprocess.Popen[by
             [sys.executable, "-m", "visor_xarray", COMMAND[0], str(sample), *COMMAND[1:], *extra],
             stdout=subprocess.PIPE,
             stderr=sink,
+            preexec_fn=_as_from_a_terminal,
         )
     return process, stderr
+
+
+def _as_from_a_terminal() -> None:
+    """SIGINT handled by default in the command, as a terminal's shell starts it: a test
+    run launched as a background job inherits SIGINT ignored (POSIX shells ignore it for
+    asynchronous commands), and Python then keeps ignoring it in the child."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes]) -> bool:

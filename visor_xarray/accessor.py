@@ -545,6 +545,33 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         # built by xarray from our coordinates: give vs/ch the engine's label index again
         return label_indexed(result)
 
+    def view(
+        self, *, space: str | None = None, version: str | None = None, viewer: Any = None
+    ) -> Any:
+        """Show this array in napari: one layer per channel, labels and µm scale kept.
+
+        Needs the ``napari`` extra. See :func:`visor_xarray.napari.view`.
+
+        Parameters
+        ----------
+        space : str, optional
+            Place each raw stack in this space (``"ortho"``, ...) by its stored transforms,
+            as a layer affine: deskewed and tiled, nothing resampled.
+        version : str, optional
+            Transform version for ``space``.
+        viewer : napari.Viewer or napari.components.ViewerModel, optional
+            Add the layers there instead of a new ``napari.Viewer()``.
+
+        Returns
+        -------
+        napari.Viewer
+            The viewer holding the layers.
+        """
+        # napari is optional and heavy: imported only when a view is asked for
+        from visor_xarray.napari import view
+
+        return view(self._obj, space=space, version=version, viewer=viewer)
+
 
 class VisorDatasetAccessor(_VisorAccessorBase[xr.Dataset]):
     """``Dataset.visor``: labels, units, levels and metadata of a VISoR image."""
@@ -592,6 +619,24 @@ class VisorDatasetAccessor(_VisorAccessorBase[xr.Dataset]):
             (the message lists them).
         """
         return self._image().visor.to_vsr(path, **kwargs)  # type: ignore[no-any-return]
+
+    def view(
+        self, *, space: str | None = None, version: str | None = None, viewer: Any = None
+    ) -> Any:
+        """Show the Dataset's image variable in napari (see ``DataArray.visor.view``).
+
+        Parameters
+        ----------
+        space, version : str, optional
+            Place each raw stack in this space by its stored transforms.
+        viewer : napari.Viewer or napari.components.ViewerModel, optional
+            Add the layers there instead of a new ``napari.Viewer()``.
+
+        Returns
+        -------
+        napari.Viewer
+        """
+        return self._image().visor.view(space=space, version=version, viewer=viewer)
 
     def _image(self) -> xr.DataArray:
         names = [str(name) for name in self._obj.data_vars]

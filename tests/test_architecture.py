@@ -22,7 +22,8 @@ LAYERS = {
     **dict.fromkeys(("backend", "coords", "units"), 3),
     **dict.fromkeys(("resample", "write", "convert", "validate", "compute"), 4),
     **dict.fromkeys(
-        ("cli", "_cli_args", "accessor", "io", "api", "demo", "quicklook", "testing"), 5
+        ("cli", "_cli_args", "accessor", "io", "api", "demo", "quicklook", "testing", "napari"),
+        5,
     ),
 }
 CORE = ("schema", "layout", "store", "zarr_io", "transforms")

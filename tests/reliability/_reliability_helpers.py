@@ -13,17 +13,6 @@ import xarray as xr
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "VISOR001.vsr"
 
 RAW = "visor_raw_images"
-IMAGE = "slice_1_10x"
-
-
-def level_dir(sample: Path, name: str = IMAGE, level: str = "0", kind: str = "raw") -> Path:
-    """Directory of one level array."""
-    return sample / f"visor_{kind}_images" / f"{name}.zarr" / level
-
-
-def shard_files(directory: Path) -> list[Path]:
-    """Every stored shard file of a level array, sorted."""
-    return sorted(p for p in (directory / "c").rglob("*") if p.is_file())
 
 
 def digest(root: Path, *, skip_hidden: bool = True) -> dict[str, str]:

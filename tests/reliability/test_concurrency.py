@@ -25,7 +25,8 @@ import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
-from _reliability_helpers import IMAGE, read_image, volume
+from _reliability_helpers import read_image, volume
+from sample_files import IMAGE
 
 from visor_xarray.store import VsrStore
 from visor_xarray.testing import make_sample
@@ -83,7 +84,7 @@ def test_many_threads_read_one_sample(shared: Path) -> None:
 READER = textwrap.dedent(
     """
     import sys, hashlib
-    sys.path.insert(0, sys.argv[1])
+    sys.path[:0] = [sys.argv[1], sys.argv[1].rsplit("/", 1)[0]]  # tests/reliability, tests
     import numpy as np, xarray as xr
     from test_concurrency import selections
     sample, seed = sys.argv[2], int(sys.argv[3])
@@ -123,7 +124,7 @@ def test_several_processes_read_one_sample(shared: Path) -> None:
 WRITER = textwrap.dedent(
     """
     import sys
-    sys.path.insert(0, sys.argv[1])
+    sys.path[:0] = [sys.argv[1], sys.argv[1].rsplit("/", 1)[0]]  # tests/reliability, tests
     import dask
     import visor_xarray
     from _reliability_helpers import volume
@@ -224,7 +225,7 @@ def test_second_writer_of_one_image_is_refused_thread(tmp_path: Path) -> None:
 SLOW_WRITER = textwrap.dedent(
     """
     import sys, time
-    sys.path.insert(0, sys.argv[1])
+    sys.path[:0] = [sys.argv[1], sys.argv[1].rsplit("/", 1)[0]]  # tests/reliability, tests
     import dask, dask.array as da
     import visor_xarray
     from _reliability_helpers import volume

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from _reliability_helpers import IMAGE, level_dir, shard_files, volume
+from _reliability_helpers import volume
+from sample_files import IMAGE, level_dir, shard_files
 
 import visor_xarray as vx
 from visor_xarray.backend.array import VisorBackendArray

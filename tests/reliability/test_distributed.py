@@ -22,7 +22,8 @@ import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
-from _reliability_helpers import IMAGE, level_dir, read_image, shard_files
+from _reliability_helpers import read_image
+from sample_files import IMAGE, level_dir, shard_files
 
 import visor_xarray as vx
 from visor_xarray.backend.array import VisorBackendArray

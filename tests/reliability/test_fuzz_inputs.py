@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import pytest
 import xarray as xr
-from _reliability_helpers import FIXTURE, IMAGE, RAW
+from _reliability_helpers import FIXTURE, RAW
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sample_files import IMAGE
 
 import visor_xarray as vx
 from visor_xarray.errors import VisorError

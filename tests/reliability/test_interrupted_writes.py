@@ -39,7 +39,6 @@ import numpy as np
 import pytest
 import xarray as xr
 from _reliability_helpers import (
-    IMAGE,
     KILL_CHUNK,
     KILL_REGION,
     KILL_SHARD,
@@ -48,8 +47,8 @@ from _reliability_helpers import (
     kill_data,
     read_image,
     region_of,
-    shard_files,
 )
+from sample_files import IMAGE, shard_files
 
 import visor_xarray as vx
 import visor_xarray.zarr_io as zio

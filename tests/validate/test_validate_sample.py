@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _reliability_helpers import IMAGE, RAW, level_dir, shard_files
+from sample_files import IMAGE, level_dir, shard_files
+from sample_files import RAW_DIR as RAW
 
 from visor_xarray.errors import MetadataError, NotAVsrError
 from visor_xarray.store import VsrStore

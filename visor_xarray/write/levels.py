@@ -24,7 +24,7 @@ from visor_xarray.options import OPTIONS
 from visor_xarray.schema import Level
 from visor_xarray.store import VsrStore
 from visor_xarray.write.layouts import clip_shard
-from visor_xarray.write.memory import predicted_peak, task_memory, write_workers
+from visor_xarray.write.memory import SourceCost, predicted_peak, task_memory, write_workers
 from visor_xarray.write.plan import WritePlan
 from visor_xarray.write.pyramid import downsample, level_factors
 from visor_xarray.write.report import LevelReport, WriteReport
@@ -126,7 +126,9 @@ def write_pyramid(
             # read the stored level back in the footprints of this level's write blocks
             run_streams(jobs)
             jobs = []
-            wanted = plan.blocks(shape, shards, chunks, itemsize)
+            # sized by their footprints, the blocks read (a block of this level reads
+            # prod(step) times its size from the level before)
+            wanted = plan.blocks(shape, shards, chunks, itemsize * int(np.prod(step)))
             footprints = tuple(
                 tuple(min(int(n) * f, size - start * f) for n, start in block_starts(sizes))
                 for sizes, f, size in zip(wanted, step, stored.shape, strict=True)
@@ -245,6 +247,8 @@ def add_levels(
             method=method,
             guard=(directory, marker["token"]),
             memory=task_memory(),
+            # the stored level is read block by block: every block read is new memory
+            cost=SourceCost(allocates=True),
         )
         itemsize = np.dtype(last.dtype).itemsize
         last_shards = tuple(int(s) for s in (last.shards or last.chunks))
@@ -267,7 +271,7 @@ def add_levels(
         image_type,
         name,
         tuple(reports),
-        predicted_peak(blocks, itemsize),
+        predicted_peak(blocks, itemsize, cost=plan.cost, pyramid=new),
         time.perf_counter() - started,
         write_workers(),
     )

@@ -53,7 +53,7 @@ __all__ = [
 
 #: Sample blocks computed to measure a lazy source's cost (the first warms caches up).
 _SAMPLES = 3
-#: Sources of fewer blocks are not sampled (see :func:`source_cost`).
+#: Sources of fewer blocks have one block sampled, not three (see :func:`source_cost`).
 _SAMPLED_FROM = 8
 
 #: Largest block glibc may serve from a thread's arena (its mmap threshold's maximum).
@@ -189,7 +189,9 @@ def source_cost(source: da.Array | None, declared: int = 0) -> SourceCost:
 
     Blocks at a quarter, half and three quarters of the block grid are computed on this
     thread under :mod:`tracemalloc`; the largest peak after the first (which pays one-time
-    costs: opened arrays, caches) is taken. Sources that declare what their costliest
+    costs: opened arrays, caches) is taken. A source of fewer than eight blocks has its
+    middle block sampled; one of a single block is not sampled (that would compute it
+    twice) and is assumed to allocate its block. Sources that declare what their costliest
     block takes (resampling and stitching, in their encoding's ``visor_task_bytes``:
     samples may miss the blocks two stacks reach) give at least that.
 
@@ -207,12 +209,15 @@ def source_cost(source: da.Array | None, declared: int = 0) -> SourceCost:
     if source is None or source.size == 0:
         return SourceCost()
     count = math.prod(source.numblocks)
-    if count < _SAMPLED_FROM:
-        # sampling would compute a good part of the source twice: assume the worst, a
-        # source that allocates its largest block
+    if count == 1:
+        # sampling would compute the whole source twice: assume the worst, a source that
+        # allocates its block
         largest = math.prod(max(int(n) for n in sizes) for sizes in source.chunks)
         return SourceCost(max(int(declared), largest * source.dtype.itemsize), True)
-    picks = sorted({count // 4, count // 2, (3 * count) // 4})[:_SAMPLES]
+    if count < _SAMPLED_FROM:  # one block of a few: a good part of the source otherwise
+        picks = [count // 2]
+    else:
+        picks = sorted({count // 4, count // 2, (3 * count) // 4})[:_SAMPLES]
     peaks, allocates = [], False
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
@@ -282,7 +287,7 @@ def predicted_peak(
     writing = _overhead(block) + max(held, block * cost.allocates)
     # glibc serves blocks below its dynamic mmap threshold (at most 32 MiB) from per-thread
     # arenas, which keep a freed block for the next one: a thread's peak holds one more
-    slack = block * cost.allocates if block <= _ARENA_BLOCKS else 0
+    slack = block * cost.allocates if block < _ARENA_BLOCKS else 0
     reduced, scale = 0.0, 1
     for step in pyramid:
         scale *= math.prod(int(f) for f in step)

@@ -97,6 +97,16 @@ def write(path: Path, data: xr.DataArray, name: str = "img") -> Path:
     return path / "visor_raw_images" / f"{name}.zarr" / "0"
 
 
+def write_region_and_check(sample: Path, level: Path, data: xr.DataArray, seed: int) -> None:
+    """Write new values into ``REGION`` of the image; every peer reads the result."""
+    new = holey_volume(seed=seed).isel(REGION)
+    new.visor.to_vsr(sample, image_type="raw", name="img", mode="r+", region=REGION)
+    expected = data.values.copy()
+    expected[:, :, REGION["z"], REGION["y"]] = new.values
+    assert_peers_read(level, expected)
+    assert validate(sample, deep=True) == []
+
+
 def move_index_to_start(level: Path) -> None:
     """Rewrite a level array with its shard indexes at the start, as another writer may."""
     values = np.asarray(zarr.open_array(level, mode="r")[...])
@@ -143,12 +153,7 @@ def test_region_write_copies_untouched_chunks_unchanged(tmp_path: Path, at_start
     if at_start:
         move_index_to_start(level)
     old = {f: f.read_bytes() for f in shard_files(level)}
-    new = holey_volume(seed=2).isel(REGION)
-    new.visor.to_vsr(sample, image_type="raw", name="img", mode="r+", region=REGION)
-    expected = data.values.copy()
-    expected[:, :, REGION["z"], REGION["y"]] = new.values
-    assert_peers_read(level, expected)
-    assert validate(sample, deep=True) == []
+    write_region_and_check(sample, level, data, seed=2)
     copied = 0
     for file, before in old.items():
         after = file.read_bytes()
@@ -200,9 +205,4 @@ def test_region_write_copies_through_user_space_where_the_kernel_cannot(
     data = holey_volume(seed=3)
     level = write(sample, data)
     monkeypatch.setattr("os.copy_file_range", unsupported)
-    new = holey_volume(seed=4).isel(REGION)
-    new.visor.to_vsr(sample, image_type="raw", name="img", mode="r+", region=REGION)
-    expected = data.values.copy()
-    expected[:, :, REGION["z"], REGION["y"]] = new.values
-    assert_peers_read(level, expected)
-    assert validate(sample, deep=True) == []
+    write_region_and_check(sample, level, data, seed=4)

@@ -1,9 +1,10 @@
 """Shared readers of untrusted JSON values for the ``parse_*`` functions.
 
-Each helper checks one value's JSON type (or shape) and raises
-:class:`~visor_xarray.errors.MetadataError` with the JSON path of the offending field
-(:func:`join_path` builds those paths). visor-py's ``{"_comment": ...}`` placeholder objects
-are recognised here (:func:`is_placeholder`, :func:`read_named_list`).
+Each ``read_*`` helper takes a decoded JSON value and its JSON path (built by
+:func:`join_path`), checks the value's JSON type (or shape) and returns it, or raises
+:class:`~visor_xarray.errors.MetadataError` naming that path. visor-py's
+``{"_comment": ...}`` placeholder objects are recognised here (:func:`is_placeholder`,
+:func:`read_named_list`).
 """
 
 from __future__ import annotations
@@ -77,25 +78,7 @@ def join_path(path: str, key: str | int) -> str:
 
 
 def read_object(value: Any, path: str) -> Mapping[str, Any]:
-    """Check that a value is a JSON object with string keys.
-
-    Parameters
-    ----------
-    value : Any
-        The decoded JSON value.
-    path : str
-        Its JSON path, for the error message.
-
-    Returns
-    -------
-    Mapping[str, Any]
-        ``value`` itself.
-
-    Raises
-    ------
-    MetadataError
-        If the value does not have the expected form.
-    """
+    """Check that a value is a JSON object with string keys."""
     if not isinstance(value, Mapping):
         raise field_error(path, f"expected a JSON object, got {describe_kind(value)}")
     for key in value:
@@ -105,25 +88,7 @@ def read_object(value: Any, path: str) -> Mapping[str, Any]:
 
 
 def read_array(value: Any, path: str) -> Sequence[Any]:
-    """Check that a value is a JSON array.
-
-    Parameters
-    ----------
-    value : Any
-        The decoded JSON value.
-    path : str
-        Its JSON path, for the error message.
-
-    Returns
-    -------
-    Sequence[Any]
-        ``value`` itself.
-
-    Raises
-    ------
-    MetadataError
-        If the value does not have the expected form.
-    """
+    """Check that a value is a JSON array."""
     if not isinstance(value, list | tuple):
         raise field_error(path, f"expected a JSON array, got {describe_kind(value)}")
     return value
@@ -154,25 +119,7 @@ def describe_kind(value: Any) -> str:
 
 
 def read_string(value: Any, path: str) -> str:
-    """Check that a value is a JSON string.
-
-    Parameters
-    ----------
-    value : Any
-        The decoded JSON value.
-    path : str
-        Its JSON path, for the error message.
-
-    Returns
-    -------
-    str
-        ``value`` itself.
-
-    Raises
-    ------
-    MetadataError
-        If the value does not have the expected form.
-    """
+    """Check that a value is a JSON string."""
     if not isinstance(value, str):
         raise field_error(path, f"expected a string, got {describe_kind(value)}")
     return value
@@ -205,50 +152,14 @@ def read_optional_string(obj: Mapping[str, Any], key: str, path: str) -> str | N
 
 
 def read_integer(value: Any, path: str) -> int:
-    """Check that a value is a JSON integer (not a boolean).
-
-    Parameters
-    ----------
-    value : Any
-        The decoded JSON value.
-    path : str
-        Its JSON path, for the error message.
-
-    Returns
-    -------
-    int
-        ``value`` itself.
-
-    Raises
-    ------
-    MetadataError
-        If the value does not have the expected form.
-    """
+    """Check that a value is a JSON integer (not a boolean)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise field_error(path, f"expected an integer, got {describe_kind(value)}")
     return value
 
 
 def read_number(value: Any, path: str) -> float:
-    """Check that a value is a finite JSON number (not a boolean).
-
-    Parameters
-    ----------
-    value : Any
-        The decoded JSON value.
-    path : str
-        Its JSON path, for the error message.
-
-    Returns
-    -------
-    float
-        The number as a float.
-
-    Raises
-    ------
-    MetadataError
-        If the value does not have the expected form.
-    """
+    """Check that a value is a finite JSON number (not a boolean)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise field_error(path, f"expected a number, got {describe_kind(value)}")
     number = float(value)
@@ -258,48 +169,12 @@ def read_number(value: Any, path: str) -> float:
 
 
 def read_numbers(value: Any, path: str) -> tuple[float, ...]:
-    """Read a JSON array of finite numbers.
-
-    Parameters
-    ----------
-    value : Any
-        The decoded JSON value.
-    path : str
-        Its JSON path, for the error message.
-
-    Returns
-    -------
-    tuple of float
-        The numbers.
-
-    Raises
-    ------
-    MetadataError
-        If the value does not have the expected form.
-    """
+    """Read a JSON array of finite numbers."""
     return tuple(read_number(v, join_path(path, i)) for i, v in enumerate(read_array(value, path)))
 
 
 def read_strings(value: Any, path: str) -> tuple[str, ...]:
-    """Read a JSON array of strings.
-
-    Parameters
-    ----------
-    value : Any
-        The decoded JSON value.
-    path : str
-        Its JSON path, for the error message.
-
-    Returns
-    -------
-    tuple of str
-        The strings.
-
-    Raises
-    ------
-    MetadataError
-        If the value does not have the expected form.
-    """
+    """Read a JSON array of strings."""
     return tuple(read_string(v, join_path(path, i)) for i, v in enumerate(read_array(value, path)))
 
 
@@ -331,27 +206,7 @@ def read_required(obj: Mapping[str, Any], key: str, path: str) -> Any:
 
 
 def read_items(value: Any, path: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
-    """Parse every item of a JSON array.
-
-    Parameters
-    ----------
-    value : Any
-        The decoded JSON value.
-    path : str
-        Its JSON path; item ``i`` is parsed at ``path[i]``.
-    parse : callable
-        Parser of one item, called as ``parse(item, item_path)``.
-
-    Returns
-    -------
-    tuple
-        The parsed items, in order.
-
-    Raises
-    ------
-    MetadataError
-        If the value does not have the expected form.
-    """
+    """Parse every item of a JSON array."""
     return tuple(parse(item, join_path(path, i)) for i, item in enumerate(read_array(value, path)))
 
 

@@ -206,3 +206,30 @@ def test_region_write_copies_through_user_space_where_the_kernel_cannot(
     level = write(sample, data)
     monkeypatch.setattr("os.copy_file_range", unsupported)
     write_region_and_check(sample, level, data, seed=4)
+
+
+def test_writes_from_threads_that_ended_keep_encoding(tmp_path: Path) -> None:
+    # each write task's thread keeps an event loop whose executor is the shared pool of
+    # compression threads; a thread ending (and its loop collected) must not stop that pool
+    import gc
+    import threading
+
+    volume = holey_volume()
+    for attempt in range(3):
+        errors: list[BaseException] = []
+
+        def write(path: Path = tmp_path / f"out{attempt}.vsr") -> None:
+            try:
+                volume.visor.to_vsr(
+                    path, image_type="raw", name="s", shard_shape=SHARD, chunk_shape=CHUNK
+                )
+            except BaseException as error:  # handed to the test's thread
+                errors.append(error)
+
+        worker = threading.Thread(target=write)
+        worker.start()
+        worker.join()
+        gc.collect()
+        assert not errors, errors
+        written = xr.open_dataset(tmp_path / f"out{attempt}.vsr", engine="visor", name="s")
+        np.testing.assert_array_equal(written["image"].values, volume.values)

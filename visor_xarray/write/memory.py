@@ -8,7 +8,8 @@ shares the ``write_memory_budget`` option among them (:func:`task_memory`). A ta
 * :data:`~visor_xarray.write.report.TASK_OVERHEAD` and one batch of inner chunks
   (:data:`~visor_xarray.zarr_io.shard_stream.BATCH_BYTES`, copied and encoded): the
   writer encodes a block batch by batch, so what it holds beyond the block does not grow
-  with it;
+  with it; a computed block adds
+  :data:`~visor_xarray.write.report.COMPUTED_OVERHEAD`;
 * for a lazy source, what computing one of its blocks takes beyond the block itself
   (interpolation temporaries of a resampling, the blend of a stitch, ...), which
   :func:`source_cost` measures on a few sample blocks before the write; a thread computes
@@ -38,7 +39,7 @@ from dask.core import flatten
 from dask.local import get_sync
 
 from visor_xarray.options import OPTIONS
-from visor_xarray.write.report import BATCH_FACTOR, TASK_OVERHEAD
+from visor_xarray.write.report import BATCH_FACTOR, COMPUTED_OVERHEAD, TASK_OVERHEAD
 from visor_xarray.zarr_io.shard_stream import BATCH_BYTES
 
 __all__ = [
@@ -71,9 +72,11 @@ def write_workers() -> int:
     return int(configured) if configured else (os.cpu_count() or 1)
 
 
-def _overhead(block: int) -> int:
+def _overhead(block: int, computed: bool = False) -> int:
     """What writing a block of ``block`` bytes holds besides the block itself."""
-    return int(TASK_OVERHEAD + BATCH_FACTOR * min(block, BATCH_BYTES))
+    return int(
+        TASK_OVERHEAD + BATCH_FACTOR * min(block, BATCH_BYTES) + COMPUTED_OVERHEAD * computed
+    )
 
 
 def task_memory(workers: int | None = None) -> int:
@@ -113,8 +116,9 @@ def block_budget(
     -------
     int
     """
-    peak = 0 if cost is None else cost.peak
-    return max(1, int((memory - held - max(peak, _overhead(BATCH_BYTES))) / copies))
+    cost = cost or SourceCost()
+    writing = _overhead(BATCH_BYTES, cost.allocates)
+    return max(1, int((memory - held - max(cost.peak, writing)) / copies))
 
 
 def _edges(sizes: Sequence[int]) -> list[int]:
@@ -284,7 +288,7 @@ def predicted_peak(
     block = math.prod(max(int(n) for n in sizes) if sizes else 0 for sizes in blocks) * itemsize
     held = held_source(source, blocks) if cost.allocates else 0
     # the block written is a view of the source blocks held, or the source's own block
-    writing = _overhead(block) + max(held, block * cost.allocates)
+    writing = _overhead(block, cost.allocates) + max(held, block * cost.allocates)
     # glibc serves blocks below its dynamic mmap threshold (at most 32 MiB) from per-thread
     # arenas, which keep a freed block for the next one: a thread's peak holds one more
     slack = block * cost.allocates if block < _ARENA_BLOCKS else 0

@@ -9,14 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BATCH_FACTOR", "TASK_OVERHEAD", "LevelReport", "WriteReport"]
+__all__ = ["BATCH_FACTOR", "COMPUTED_OVERHEAD", "TASK_OVERHEAD", "LevelReport", "WriteReport"]
 
 #: Bytes a write task holds whatever its block (codec state, thread buffers), and per byte
 #: of the batch of inner chunks it encodes at once (their contiguous copies and their
-#: encoding). Fitted to measured peaks (VmHWM) of 0.5-1 GiB writes of compressible and of
-#: microscopy-like content, numpy and lazy sources (tests/write/test_write_memory.py).
-TASK_OVERHEAD = 12 * 2**20
+#: encoding); and what a task holds more when its block is computed rather than a view of
+#: data in memory. Fitted to measured peaks (VmHWM) of 0.5-1 GiB writes of compressible
+#: and of microscopy-like content, numpy and lazy sources, on a quiet and on a busy machine
+#: (tests/write/test_write_memory.py).
+TASK_OVERHEAD = 6 * 2**20
 BATCH_FACTOR = 2
+COMPUTED_OVERHEAD = 6 * 2**20
 
 
 @dataclass(frozen=True)

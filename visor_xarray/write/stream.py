@@ -29,6 +29,7 @@ from dask.base import compute
 from dask.delayed import delayed
 
 from visor_xarray.chunking import grow_chunks
+from visor_xarray.write.memory import write_workers
 from visor_xarray.zarr_io import SafeArray
 from visor_xarray.zarr_io.markers import give_up_write
 from visor_xarray.zarr_io.shard_stream import (
@@ -190,6 +191,7 @@ class _Placement:
     target: ShardTarget
     edges: tuple[npt.NDArray[np.int64], ...]
     keep_untouched: bool
+    encoders: int
 
     def start(self, block_id: Sequence[int]) -> tuple[int, ...]:
         return tuple(int(self.edges[a][i]) for a, i in enumerate(block_id))
@@ -199,7 +201,9 @@ def _append(
     block: npt.NDArray[Any], placement: _Placement, block_id: Sequence[int] | None = None
 ) -> npt.NDArray[Any]:
     assert block_id is not None
-    shard, records = append_block(placement.target, placement.start(block_id), block)
+    shard, records = append_block(
+        placement.target, placement.start(block_id), block, placement.encoders
+    )
     out = np.empty((1,) * block.ndim, dtype=object)
     out.flat[0] = (shard, records)
     return out
@@ -267,7 +271,7 @@ def stream_job(
         for o, c in zip(first, data.chunks, strict=True)
     )
     placement = delayed(
-        _Placement(target, edges, keep_untouched),
+        _Placement(target, edges, keep_untouched, write_workers()),
         name=f"write-placement-{target.token}",
         traverse=False,
     )

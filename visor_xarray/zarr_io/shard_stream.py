@@ -22,14 +22,17 @@ Everything a task needs travels as a :class:`ShardTarget` (paths, the array's
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import functools
 import json
 import os
 import shutil
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,12 +220,46 @@ def _is_fill(chunk: npt.NDArray[Any], fill: Any) -> bool:
     return bool(np.all(chunk == fill))
 
 
-def _encode(geometry: _Geometry, chunks: Sequence[npt.NDArray[Any]]) -> list[bytes]:
+_LOOPS = threading.local()
+
+
+class _EncodePool(ThreadPoolExecutor):
+    """Compression threads shared by the loops of every write task's thread.
+
+    A loop shuts its default executor down when it is closed or collected (its thread
+    ended): the pool outlives them, and its threads end with the interpreter.
+    """
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        return None
+
+
+@functools.lru_cache(maxsize=4)
+def _encoders(threads: int) -> ThreadPoolExecutor:
+    return _EncodePool(threads, thread_name_prefix="visor-encode")
+
+
+def _run_encoding(coroutine: Coroutine[Any, Any, Any], threads: int) -> Any:
+    """Run a codec coroutine on this thread's loop, compressing on ``threads`` threads.
+
+    zarr's own loop compresses on a pool of up to ``cpu + 4`` threads, and how many of them
+    a write uses depends on the machine's load; each keeps freed buffers in its own malloc
+    arena, so a write's peak memory varied by a third from run to run. A pool of as many
+    threads as write tasks makes it the same on a busy machine as on a quiet one.
+    """
+    loop = getattr(_LOOPS, "loop", None)
+    if loop is None:
+        loop = _LOOPS.loop = asyncio.new_event_loop()
+    loop.set_default_executor(_encoders(threads))
+    return loop.run_until_complete(coroutine)
+
+
+def _encode(geometry: _Geometry, chunks: Sequence[npt.NDArray[Any]], threads: int) -> list[bytes]:
     batch = [
         (NDBuffer.from_numpy_array(np.ascontiguousarray(chunk)), geometry.chunk_spec)
         for chunk in chunks
     ]
-    encoded = sync(geometry.inner.encode(batch))
+    encoded = _run_encoding(geometry.inner.encode(batch), threads)
     return [b"" if buffer is None else buffer.to_bytes() for buffer in encoded]
 
 
@@ -239,7 +276,7 @@ def _full_chunk(
 
 
 def append_block(
-    target: ShardTarget, start: Sequence[int], data: npt.NDArray[Any]
+    target: ShardTarget, start: Sequence[int], data: npt.NDArray[Any], threads: int = 1
 ) -> tuple[tuple[int, ...], list[ChunkRecord]]:
     """Encode the inner chunks of a block and append them to its shard's staging file.
 
@@ -251,6 +288,9 @@ def append_block(
         block within one shard (its end on the grid too, or at the array's edge).
     data : numpy.ndarray
         The block.
+    threads : int, default 1
+        Threads that compress, shared by every block written at once with the same
+        count: the write's task count keeps its memory predictable.
 
     Returns
     -------
@@ -291,10 +331,12 @@ def append_block(
         pieces.append(piece)
         batched += piece.nbytes
         if batched >= BATCH_BYTES:
-            records += _append_encoded(geometry, file, positions, _encode(geometry, pieces))
+            records += _append_encoded(
+                geometry, file, positions, _encode(geometry, pieces, threads)
+            )
             positions, pieces, batched = [], [], 0
     if pieces:
-        records += _append_encoded(geometry, file, positions, _encode(geometry, pieces))
+        records += _append_encoded(geometry, file, positions, _encode(geometry, pieces, threads))
     return shard, records
 
 

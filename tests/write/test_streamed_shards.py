@@ -218,7 +218,9 @@ def test_writes_from_threads_that_ended_keep_encoding(tmp_path: Path) -> None:
     for attempt in range(3):
         errors: list[BaseException] = []
 
-        def write(path: Path = tmp_path / f"out{attempt}.vsr") -> None:
+        def write(
+            path: Path = tmp_path / f"out{attempt}.vsr", errors: list[BaseException] = errors
+        ) -> None:
             try:
                 volume.visor.to_vsr(
                     path, image_type="raw", name="s", shard_shape=SHARD, chunk_shape=CHUNK

@@ -25,6 +25,7 @@ from visor_xarray.errors import InvalidArrayError, MetadataError, UnknownLabelEr
 from visor_xarray.quicklook import mip, picture_pixels, write_png
 from visor_xarray.resample import resample_dataarray, stitch_stacks
 from visor_xarray.schema import ImageAttrs, parse_image_attrs
+from visor_xarray.store import SOURCE_ENCODING
 from visor_xarray.units import quantity
 from visor_xarray.write import WriteReport, write_dataarray, write_region
 from visor_xarray.write.pyramid import downsample, level_factors
@@ -147,8 +148,11 @@ class _VisorAccessorBase(Generic[T]):
                 None, f"attrs.{missing[0]}", "cannot find the source image of this object"
             )
         chunks: Any = {} if self._is_dask() else None
+        opened = self._obj.encoding.get(SOURCE_ENCODING)
+        # the opener's location keeps a remote sample's storage options; attrs hold a URL
+        sample = opened.sample if opened is not None else attrs["vsr_path"]
         return xr.open_dataset(
-            attrs["vsr_path"],
+            sample,
             engine="visor",
             image_type=attrs["image_type"],
             name=attrs["image_name"],

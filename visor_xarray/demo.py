@@ -160,7 +160,7 @@ def is_demo_sample(path: str | Path) -> bool:
     bool
     """
     try:
-        info = VsrStore(Path(path), "r").info()
+        info = VsrStore(path, "r").info()
     except (OSError, ValueError):
         return False
     return (info.animal_id, info.project_name) == (DEMO_ANIMAL, DEMO_PROJECT)

@@ -8,8 +8,10 @@ exception a user would naturally catch (``FileNotFoundError`` for a missing samp
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "CorruptDataError",
@@ -17,9 +19,12 @@ __all__ = [
     "InvalidArrayError",
     "LegacyLayoutError",
     "LegacyLayoutWarning",
+    "ListingUnavailableError",
     "MetadataError",
     "NotAVsrError",
     "ReadOnlyError",
+    "RemoteAccessError",
+    "RemoteUnsupportedError",
     "TargetExistsError",
     "UnknownImageError",
     "UnknownLabelError",
@@ -29,7 +34,26 @@ __all__ = [
     "UnsupportedTransformError",
     "VisorError",
     "VisorWarning",
+    "where",
 ]
+
+
+def where(path: object) -> Any:
+    """A location as errors keep it: a local path as a ``Path``, a URL or remote path as is.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or a remote path
+
+    Returns
+    -------
+    pathlib.Path, str or the remote path
+    """
+    if isinstance(path, str) and "://" in path:
+        return path
+    if isinstance(path, (str, os.PathLike)):
+        return Path(path)
+    return path
 
 
 def _choices(options: Iterable[object]) -> str:
@@ -67,8 +91,8 @@ class LegacyLayoutWarning(VisorWarning):
 class NotAVsrError(VisorError, FileNotFoundError):
     """The path is missing, is not a directory, or is not a ``.vsr`` sample."""
 
-    def __init__(self, path: str | Path, reason: str) -> None:
-        self.path = Path(path)
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = where(path)
         super().__init__(f"{self.path}: {reason}")
 
 
@@ -77,21 +101,21 @@ class MetadataError(VisorError, ValueError):
 
     Attributes
     ----------
-    file : pathlib.Path or None
+    file : pathlib.Path, remote path or None
         The JSON document (or array) at fault.
     field : str
         The JSON path of the offending field, e.g. ``attributes.visor.channels[1].wavelength``.
     """
 
-    def __init__(self, file: str | Path | None, field: str, problem: str) -> None:
-        self.file = Path(file) if file is not None else None
+    def __init__(self, file: object, field: str, problem: str) -> None:
+        self.file = where(file) if file is not None else None
         self.field = field
         self.problem = problem
-        where = f"{self.file}" if self.file is not None else "<document>"
-        location = f"{where}: field '{field}'" if field else where
+        document = f"{self.file}" if self.file is not None else "<document>"
+        location = f"{document}: field '{field}'" if field else document
         super().__init__(f"{location}: {problem}")
 
-    def located(self, file: str | Path) -> MetadataError:
+    def located(self, file: object) -> MetadataError:
         """Return the same error attributed to ``file`` (parsers run before files are known)."""
         return type(self)(file, self.field, self.problem)
 
@@ -99,7 +123,7 @@ class MetadataError(VisorError, ValueError):
 class UnknownImageError(VisorError, KeyError):
     """An image type or image name that the sample does not hold."""
 
-    def __init__(self, where: str | Path, what: str, value: object, valid: Iterable[object]):
+    def __init__(self, where: object, what: str, value: object, valid: Iterable[object]):
         self.valid = list(valid)
         missing = what if value is None else f"no {what} {value!r}"
         super().__init__(f"{where}: {missing}; choose one of: {_choices(self.valid)}")
@@ -123,7 +147,7 @@ class UnknownLabelError(VisorError, KeyError, ValueError):
     Also a ``ValueError``, which is what visor-py raises for an unknown label.
     """
 
-    def __init__(self, where: str | Path, kind: str, label: object, valid: Iterable[object]):
+    def __init__(self, where: object, kind: str, label: object, valid: Iterable[object]):
         self.valid = list(valid)
         hint = ""
         if not isinstance(label, str) and str(label) in [str(v) for v in self.valid]:
@@ -138,8 +162,8 @@ class UnknownLabelError(VisorError, KeyError, ValueError):
 class ReadOnlyError(VisorError, PermissionError):
     """A write was attempted on an image or array opened with ``mode='r'``."""
 
-    def __init__(self, path: str | Path, action: str = "write") -> None:
-        self.path = Path(path)
+    def __init__(self, path: object, action: str = "write") -> None:
+        self.path = where(path)
         super().__init__(
             f"{self.path}: opened read-only (mode='r'); cannot {action}. "
             "Open it with mode='r+' or mode='a' to modify it."
@@ -153,8 +177,8 @@ class LegacyLayoutError(ReadOnlyError):
     :func:`visor_xarray.copy_sample`, which writes the current layout.
     """
 
-    def __init__(self, path: str | Path, action: str = "write") -> None:
-        self.path = Path(path)
+    def __init__(self, path: object, action: str = "write") -> None:
+        self.path = where(path)
         VisorError.__init__(
             self,
             f"{self.path}: the sample has the {LEGACY_LAYOUT}, which is read-only; cannot "
@@ -167,8 +191,8 @@ class LegacyLayoutError(ReadOnlyError):
 class IncompleteError(VisorError, OSError):
     """An image or sample whose last write was interrupted, or is still running."""
 
-    def __init__(self, path: str | Path, detail: str) -> None:
-        self.path = Path(path)
+    def __init__(self, path: object, detail: str) -> None:
+        self.path = where(path)
         super().__init__(f"{self.path}: {detail}")
 
 
@@ -177,11 +201,11 @@ class TargetExistsError(VisorError, FileExistsError):
 
     def __init__(
         self,
-        path: str | Path,
+        path: object,
         what: str = "image",
         hint: str = "use mode='w' to overwrite it, or mode='a' / 'r+' to modify it",
     ) -> None:
-        self.path = Path(path)
+        self.path = where(path)
         super().__init__(f"{self.path}: {what} already exists; {hint}")
 
 
@@ -196,6 +220,41 @@ class UnsupportedTransformError(VisorError, NotImplementedError):
 class CorruptDataError(VisorError, OSError):
     """A stored chunk or shard could not be decoded (truncated, bit-flipped, bad checksum)."""
 
-    def __init__(self, path: str | Path, detail: str) -> None:
-        self.path = Path(path)
+    def __init__(self, path: object, detail: str) -> None:
+        self.path = where(path)
         super().__init__(f"{self.path}: stored data is corrupt or truncated: {detail}")
+
+
+class RemoteAccessError(VisorError, OSError):
+    """A remote store refused a request or could not be reached.
+
+    The message names the URL and the likely cause (missing bucket, credentials,
+    unreachable endpoint); secrets never appear in it.
+    """
+
+    def __init__(self, url: str, reason: str, detail: str = "") -> None:
+        self.url = url
+        super().__init__(f"{url}: {reason}" + (f" ({detail.splitlines()[0]})" if detail else ""))
+
+
+class RemoteUnsupportedError(VisorError, NotImplementedError):
+    """An operation that works on local samples only was asked of a remote one."""
+
+    def __init__(self, path: object, action: str) -> None:
+        self.path = where(path)
+        super().__init__(
+            f"{self.path}: cannot {action} on a remote sample; copy it to a local directory "
+            "first with visor_xarray.copy_sample(url, 'local.vsr', storage_options=...)"
+        )
+
+
+class ListingUnavailableError(VisorError, NotImplementedError):
+    """The store cannot list a directory (plain HTTP): name the image or version."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(
+            f"{url}: this store cannot list directories (plain HTTP); images named in "
+            "selected.json are found, others need their name (name=..., image_type=...), "
+            "transform versions their version=..."
+        )

@@ -7,7 +7,8 @@ Names given by users are checked so that no path can leave the sample directory.
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from collections.abc import Iterator
+from typing import Protocol, Self, TypeVar
 
 from visor_xarray.errors import MetadataError
 
@@ -15,11 +16,13 @@ __all__ = [
     "IMAGE_DIR_PATTERN",
     "LEGACY_GROUP_FILES",
     "RAW",
+    "SamplePath",
     "array_document",
     "check_name",
     "group_document",
     "image_dir",
     "image_type_dir",
+    "is_image_dir",
     "is_legacy_image",
     "level_dir",
     "scan_image_names",
@@ -37,7 +40,40 @@ LEGACY_GROUP_FILES = (".zgroup", ".zattrs")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\- ]*$")
 
 
-def check_name(name: object, what: str, where: Path | str | None = None) -> str:
+class SamplePath(Protocol):
+    """What the package asks of a sample's files and directories.
+
+    A local ``pathlib.Path``, or a
+    :class:`~visor_xarray.zarr_io.remote_path.RemotePath` for a sample at a URL.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def suffix(self) -> str: ...
+
+    @property
+    def parent(self) -> Self: ...
+
+    def __truediv__(self, other: str) -> Self: ...
+
+    def exists(self) -> bool: ...
+
+    def is_file(self) -> bool: ...
+
+    def is_dir(self) -> bool: ...
+
+    def iterdir(self) -> Iterator[Self]: ...
+
+    def read_bytes(self) -> bytes: ...
+
+
+#: A sample path, local or remote, kept as the type it came in.
+P = TypeVar("P", bound=SamplePath)
+
+
+def check_name(name: object, what: str, where: SamplePath | str | None = None) -> str:
     """Return ``name`` if it is a safe single path component, else raise.
 
     Parameters
@@ -69,39 +105,39 @@ def check_name(name: object, what: str, where: Path | str | None = None) -> str:
     return name
 
 
-def image_type_dir(root: Path, image_type: str) -> Path:
+def image_type_dir(root: P, image_type: str) -> P:
     """``{root}/visor_{type}_images``."""
     return root / f"visor_{check_name(image_type, 'image type', root)}_images"
 
 
-def image_dir(root: Path, image_type: str, name: str) -> Path:
+def image_dir(root: P, image_type: str, name: str) -> P:
     """``{root}/visor_{type}_images/{name}.zarr``."""
     return image_type_dir(root, image_type) / f"{check_name(name, 'image name', root)}.zarr"
 
 
-def level_dir(image: Path, level: str) -> Path:
+def level_dir(image: P, level: str) -> P:
     """``{image}.zarr/{level}``."""
     return image / check_name(level, "resolution level", image)
 
 
-def transforms_root(root: Path) -> Path:
+def transforms_root(root: P) -> P:
     """``{root}/visor_recon_transforms``."""
     return root / "visor_recon_transforms"
 
 
-def version_dir(root: Path, version: str) -> Path:
+def version_dir(root: P, version: str) -> P:
     """``{root}/visor_recon_transforms/{version}``."""
     return transforms_root(root) / check_name(version, "transform version", root)
 
 
 def transform_file(
-    slice_dir: Path,
+    slice_dir: P,
     name: str,
     kind: str,
     fmt: str,
     stack: int | None = None,
     channel: int | None = None,
-) -> Path:
+) -> P:
     """Path of a stored transform file.
 
     ``{slice}/{from}_to_{to}/[{stack}/]{channel}/{type}.{format}`` (indices, not labels);
@@ -120,7 +156,7 @@ def transform_file(
     )
 
 
-def scan_image_types(root: Path) -> list[str]:
+def scan_image_types(root: SamplePath) -> list[str]:
     """Image types present under ``root`` (``visor_*_images`` directories), sorted, raw first."""
     types = []
     for entry in root.iterdir():
@@ -130,7 +166,7 @@ def scan_image_types(root: Path) -> list[str]:
     return sorted(types, key=lambda t: (t != RAW, t))
 
 
-def scan_image_names(type_dir: Path) -> list[str]:
+def scan_image_names(type_dir: SamplePath) -> list[str]:
     """Image names (``*.zarr`` directories, suffix removed) in an image type directory, sorted."""
     if not type_dir.is_dir():
         return []
@@ -141,19 +177,24 @@ def scan_image_names(type_dir: Path) -> list[str]:
     )
 
 
-def is_legacy_image(image: Path) -> bool:
+def is_legacy_image(image: SamplePath) -> bool:
     """True if an image directory holds a Zarr v2 group (legacy layout) and no ``zarr.json``."""
     return not (image / "zarr.json").exists() and any(
         (image / name).exists() for name in LEGACY_GROUP_FILES
     )
 
 
-def group_document(image: Path) -> Path:
+def is_image_dir(image: SamplePath) -> bool:
+    """True if an image directory holds its group document (current or legacy layout)."""
+    return (image / "zarr.json").is_file() or is_legacy_image(image)
+
+
+def group_document(image: P) -> P:
     """The document holding an image's attributes: ``zarr.json``, or legacy ``.zattrs``."""
     return image / ".zattrs" if is_legacy_image(image) else image / "zarr.json"
 
 
-def array_document(level: Path) -> Path:
+def array_document(level: P) -> P:
     """The metadata document of a level array: ``zarr.json``, or a legacy ``.zarray``."""
     legacy = level / ".zarray"
     return (
@@ -161,7 +202,7 @@ def array_document(level: Path) -> Path:
     )
 
 
-def scan_legacy_images(root: Path) -> list[Path]:
+def scan_legacy_images(root: P) -> list[P]:
     """Image directories of a sample that are stored in the legacy (Zarr v2) layout.
 
     Parameters
@@ -176,7 +217,7 @@ def scan_legacy_images(root: Path) -> list[Path]:
     """
     if not root.is_dir():
         return []
-    found: list[Path] = []
+    found: list[P] = []
     for image_type in scan_image_types(root):
         type_dir = root / f"visor_{image_type}_images"
         found.extend(
@@ -184,4 +225,4 @@ def scan_legacy_images(root: Path) -> list[Path]:
             for name in scan_image_names(type_dir)
             if is_legacy_image(type_dir / f"{name}.zarr")
         )
-    return sorted(found)
+    return sorted(found, key=str)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ from visor_xarray.errors import (
     UnknownLevelError,
 )
 from visor_xarray.schema import ImageAttrs, check_array_matches, parse_image_attrs
-from visor_xarray.store import IMAGE_MODES, VsrStore
+from visor_xarray.store import IMAGE_MODES, SampleMode, VsrStore
 from visor_xarray.zarr_io.levels import check_dtype
 
 if TYPE_CHECKING:
@@ -40,6 +40,10 @@ class Image:
         write, the image must exist. ``"a"``: read and write, created by :meth:`create` if
         missing (the sample too). ``"w-"``: create, failing now if the image exists.
         ``"w"``: create, replacing an existing image at the first :meth:`create`.
+        A sample at a URL opens with ``"r"`` only.
+    storage_options : mapping, optional
+        For a sample at a URL (``s3://``, ``http(s)://``): ``key``, ``secret``, ``token``,
+        ``endpoint_url``, ``region``, ``anon``, ``client_kwargs`` (docs/remote.md).
 
     Raises
     ------
@@ -55,7 +59,13 @@ class Image:
     """
 
     def __init__(
-        self, path: str | Path, type: str = "raw", name: str | None = None, mode: str = "r"
+        self,
+        path: str | Path,
+        type: str = "raw",
+        name: str | None = None,
+        mode: str = "r",
+        *,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         if mode not in IMAGE_MODES:
             raise ValueError(f"mode must be one of {IMAGE_MODES}, got {mode!r}")
@@ -63,7 +73,8 @@ class Image:
         self.type = layout.check_name(type, "image type", path)
         if name is not None:  # refuse a bad name before mode 'a' creates the sample
             layout.check_name(name, "image name", path)
-        self._store = VsrStore(path, "r" if mode == "r" else ("r+" if mode == "r+" else "a"))
+        sample_mode: SampleMode = "r" if mode == "r" else ("r+" if mode == "r+" else "a")
+        self._store = VsrStore(path, sample_mode, storage_options=storage_options)
         self.name = name if name is not None else self._store.only_image(self.type)
         layout.check_name(self.name, "image name", path)
         self.path = layout.image_dir(self._store.path, self.type, self.name)
@@ -204,7 +215,7 @@ class Image:
                 f"has {len(attrs.multiscale.axes)} axes {list(attrs.multiscale.dims)}"
             )
         check_array_matches(attrs, shape, level, self.path / "zarr.json")
-        chunks, shards = _chunking(self.path / level, shape, chunk_size, shard_size)
+        chunks, shards = _chunking(str(self.path / level), shape, chunk_size, shard_size)
         if not self._pending_replace and (self.path / level / "zarr.json").exists():
             raise TargetExistsError(
                 self.path / level,
@@ -231,7 +242,7 @@ class Image:
 
 
 def _chunking(
-    where: Path,
+    where: str,
     shape: tuple[int, ...],
     chunk_size: Sequence[int] | None,
     shard_size: Sequence[int] | None,

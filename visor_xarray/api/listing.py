@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from visor_xarray import layout
 from visor_xarray.api.records import ImageRecord, SampleSummary, TransformRecord
 from visor_xarray.errors import UnknownImageError
 from visor_xarray.store import VsrStore
+from visor_xarray.zarr_io.remote_path import relative_key
 
 __all__ = ["info", "list_image", "list_transform"]
 
 
-def info(path: str | Path) -> SampleSummary:
+def info(path: str | Path, *, storage_options: Mapping[str, Any] | None = None) -> SampleSummary:
     """Summarise a sample: ``info.json``, image types and transform versions.
 
     Parameters
     ----------
     path : str or pathlib.Path
         The ``.vsr`` directory.
+    storage_options : mapping, optional
+        For a sample at a URL (``s3://``, ``http(s)://``): ``key``, ``secret``, ``token``,
+        ``endpoint_url``, ``region``, ``anon``, ``client_kwargs`` (docs/remote.md).
 
     Returns
     -------
@@ -37,7 +43,7 @@ def info(path: str | Path) -> SampleSummary:
     >>> print(vx.info(sample_path).image_types)  # doctest: +SKIP
     ('raw',)
     """
-    store = VsrStore(path)
+    store = VsrStore(path, storage_options=storage_options)
     sample = store.info()
     return SampleSummary(
         path=store.path,
@@ -72,7 +78,11 @@ def _record(store: VsrStore, image_type: str, name: str) -> ImageRecord:
 
 
 def list_image(
-    path: str | Path, type: str | None = None, channel: str | None = None
+    path: str | Path,
+    type: str | None = None,
+    channel: str | None = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> list[ImageRecord]:
     """List the images of a sample.
 
@@ -80,6 +90,9 @@ def list_image(
     ----------
     path : str or pathlib.Path
         The ``.vsr`` directory.
+    storage_options : mapping, optional
+        For a sample at a URL (``s3://``, ``http(s)://``): ``key``, ``secret``, ``token``,
+        ``endpoint_url``, ``region``, ``anon``, ``client_kwargs`` (docs/remote.md).
     type : str, optional
         Keep only images of this type (``"raw"``, ``"recon"``, ...).
     channel : str, optional
@@ -99,7 +112,7 @@ def list_image(
     >>> for record in vx.list_image(sample_path, type="raw"):  # doctest: +SKIP
     ...     print(record)
     """
-    store = VsrStore(path)
+    store = VsrStore(path, storage_options=storage_options)
     types = store.image_types()
     if type is not None:
         if type not in types:
@@ -111,13 +124,21 @@ def list_image(
     return records
 
 
-def list_transform(path: str | Path, version: str | None = None) -> list[TransformRecord]:
+def list_transform(
+    path: str | Path,
+    version: str | None = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> list[TransformRecord]:
     """List the stored transforms of a sample.
 
     Parameters
     ----------
     path : str or pathlib.Path
         The ``.vsr`` directory.
+    storage_options : mapping, optional
+        For a sample at a URL (``s3://``, ``http(s)://``): ``key``, ``secret``, ``token``,
+        ``endpoint_url``, ``region``, ``anon``, ``client_kwargs`` (docs/remote.md).
     version : str, optional
         Keep only this transform version (``visor_recon_transforms/{version}``).
 
@@ -130,7 +151,7 @@ def list_transform(path: str | Path, version: str | None = None) -> list[Transfo
     UnknownVersionError
         If ``version`` does not exist (the message lists the versions that do).
     """
-    store = VsrStore(path)
+    store = VsrStore(path, storage_options=storage_options)
     versions = store.transform_versions()
     if version is not None:
         store.version_dir(version)
@@ -142,7 +163,7 @@ def list_transform(path: str | Path, version: str | None = None) -> list[Transfo
             for entry in store.transform_list(v, slice_name).entries:
                 files = (
                     sorted(
-                        str(f.relative_to(slice_dir))
+                        relative_key(f, slice_dir)
                         for f in (slice_dir / entry.name).rglob(f"{entry.type}.{entry.format}")
                     )
                     if (slice_dir / entry.name).is_dir()

@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from visor_xarray.store import Location
 
 __all__ = ["ImageRecord", "SampleSummary", "TransformRecord"]
 
@@ -18,7 +19,7 @@ __all__ = ["ImageRecord", "SampleSummary", "TransformRecord"]
 class SampleSummary:
     """What :func:`info` reports about a sample."""
 
-    path: Path
+    path: Location
     animal_id: str | None
     project_name: str | None
     species: str | None

@@ -16,6 +16,7 @@ from visor_xarray.coords import channel_coords, spatial_coords, stack_coords
 from visor_xarray.options import OPTIONS
 from visor_xarray.schema import ImageAttrs
 from visor_xarray.store import SOURCE_ENCODING, LevelSource, VsrStore
+from visor_xarray.zarr_io.remote_path import RemotePath
 
 __all__ = ["DATA_VARIABLE", "image_attrs_dict", "label_coords", "level_dataset", "sample_groups"]
 
@@ -120,7 +121,11 @@ def level_dataset(
         # What was opened, for reads of this image at any level (resampling): indexing
         # keeps a variable's encoding and computations drop it, so it marks stored data.
         SOURCE_ENCODING: LevelSource.of(
-            store.path.absolute(), image_type, name, level, array.pipeline_settings
+            store.path if isinstance(store.path, RemotePath) else store.path.absolute(),
+            image_type,
+            name,
+            level,
+            array.pipeline_settings,
         ),
     }
     image_attrs = image_attrs_dict(store, image_type, name, level, attrs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +13,22 @@ from xarray.backends import BackendEntrypoint
 
 from visor_xarray import layout
 from visor_xarray.backend.build import level_dataset, sample_groups
-from visor_xarray.store import VsrStore
+from visor_xarray.store import Location, VsrStore
+from visor_xarray.zarr_io.remote_path import RemotePath, sample_path
 
 __all__ = ["VisorBackendEntrypoint", "resolve_target"]
 
 
-def resolve_target(path: Any) -> tuple[Path, str | None, str | None]:
-    """Split a path into ``(sample, image_type, name)``.
+def resolve_target(
+    path: Any, storage_options: Mapping[str, Any] | None = None
+) -> tuple[Location, str | None, str | None]:
+    """Split a path or URL into ``(sample, image_type, name)``.
 
     A ``.vsr`` directory gives ``(path, None, None)``; an image directory
-    ``S.vsr/visor_{type}_images/{name}.zarr`` gives its sample, type and name.
+    ``S.vsr/visor_{type}_images/{name}.zarr`` gives its sample, type and name. URLs
+    (``s3://``, ``http(s)://``, ``file://``) give a remote (or local) location.
     """
-    target = Path(os.fspath(path))
+    target = sample_path(path, storage_options)
     if target.suffix == ".zarr":
         match = layout.IMAGE_DIR_PATTERN.match(target.parent.name)
         if match and target.parent.parent.suffix == ".vsr":
@@ -65,6 +69,7 @@ class VisorBackendEntrypoint(BackendEntrypoint):
         "name",
         "resolution",
         "codec_pipeline",
+        "storage_options",
     )
 
     def open_dataset(  # type: ignore[override]
@@ -76,6 +81,7 @@ class VisorBackendEntrypoint(BackendEntrypoint):
         name: str | None = None,
         resolution: str | int = 0,
         codec_pipeline: str | None = None,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> xr.Dataset:
         """Open one resolution level of one image as a lazy Dataset.
 
@@ -95,6 +101,9 @@ class VisorBackendEntrypoint(BackendEntrypoint):
             Resolution level path.
         codec_pipeline : {"zarrs", "default"}, optional
             Codec pipeline for reading (default: the library option, zarrs).
+        storage_options : mapping, optional
+            For a sample at a URL: ``key``, ``secret``, ``token``, ``endpoint_url``,
+            ``region``, ``anon``, ``client_kwargs`` (see docs/remote.md).
 
         Returns
         -------
@@ -104,7 +113,7 @@ class VisorBackendEntrypoint(BackendEntrypoint):
         ------
         NotAVsrError, UnknownImageError, UnknownLevelError, MetadataError
         """
-        sample, path_type, path_name = resolve_target(filename_or_obj)
+        sample, path_type, path_name = resolve_target(filename_or_obj, storage_options)
         image_type = image_type or path_type or layout.RAW
         name = name or path_name
         store = VsrStore(sample)
@@ -118,6 +127,8 @@ class VisorBackendEntrypoint(BackendEntrypoint):
         never raises."""
         try:
             sample, _, name = resolve_target(filename_or_obj)
+            if isinstance(sample, RemotePath):  # opening decides; no request here
+                return sample.suffix == ".vsr" or name is not None
             if name is not None:
                 image = Path(os.fspath(filename_or_obj))
                 if layout.is_legacy_image(image):  # flat .zattrs of the legacy layout
@@ -135,9 +146,10 @@ class VisorBackendEntrypoint(BackendEntrypoint):
         *,
         drop_variables: str | Iterable[str] | None = None,
         codec_pipeline: str | None = None,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> dict[str, xr.Dataset]:
         """Every image type, image and level of the sample as ``{group path: Dataset}``."""
-        sample, _, _ = resolve_target(filename_or_obj)
+        sample, _, _ = resolve_target(filename_or_obj, storage_options)
         groups = sample_groups(VsrStore(sample), pipeline=codec_pipeline)
         return {path: _drop(ds, drop_variables) for path, ds in groups.items()}
 
@@ -147,6 +159,7 @@ class VisorBackendEntrypoint(BackendEntrypoint):
         *,
         drop_variables: str | Iterable[str] | None = None,
         codec_pipeline: str | None = None,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> xr.DataTree:
         """The whole sample as a lazy DataTree: ``/{type}/{name}/{level}``.
 
@@ -154,6 +167,9 @@ class VisorBackendEntrypoint(BackendEntrypoint):
         ``tree["raw/slice_1_10x/0"].to_dataset()`` equals ``open_dataset`` of that level.
         """
         groups = self.open_groups_as_dict(
-            filename_or_obj, drop_variables=drop_variables, codec_pipeline=codec_pipeline
+            filename_or_obj,
+            drop_variables=drop_variables,
+            codec_pipeline=codec_pipeline,
+            storage_options=storage_options,
         )
         return xr.DataTree.from_dict(groups)

@@ -140,11 +140,12 @@ def _copy(
     """Write the copy (the destination is empty and its marker ours)."""
     # info.json and selected.json first: they make the destination a sample that opens
     # (even when the copy is interrupted), and the store needs one to create levels
-    early = [(s, t) for s, t in others if s == store.path / "info.json"]
+    early = [(s, t) for s, t in others if s == store.local_path / "info.json"]
     copy_files(early, destination, token)
     selected = layout.image_type_dir(destination, layout.RAW) / "selected.json"
     if selection is None:
-        copy_files([(store.selection_file(), selected)], destination, token)
+        source_selected = layout.image_type_dir(store.local_path, layout.RAW) / "selected.json"
+        copy_files([(source_selected, selected)], destination, token)
     else:
         write_json_atomic(selected, selection.to_json())
     target = VsrStore(destination, "r+", warn_legacy=False)
@@ -272,7 +273,7 @@ def copy_sample(
             "incomplete; repeat that copy with overwrite=True first",
         )
     store = VsrStore(source, "r", warn_legacy=False)
-    refuse_overlap(store.path, destination)
+    refuse_overlap(store.local_path, destination)
     check_destination(destination, overwrite)
     chosen = resolve_images(store, images)
     plans = [
@@ -327,7 +328,7 @@ def copy_sample(
     byte_levels = sum(len(p.levels) for p in plans if not p.reencode)
     files = len(others) + sum(len(p.files) + (p.document is None) for p in plans)
     return CopyReport(
-        source=store.path,
+        source=store.local_path,
         path=destination,
         images=tuple(p.label for p in plans),
         converted=tuple(p.label for p in plans if p.legacy),

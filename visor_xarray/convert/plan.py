@@ -114,7 +114,8 @@ def plan_image(
     InvalidArrayError
         For an encoding that does not fit a level.
     """
-    source = store.image_dir(image_type, name)
+    store.image_dir(image_type, name)  # it must exist
+    source = layout.image_dir(store.local_path, image_type, name)
     _refuse_incomplete(source, f"image {image_type}/{name}")
     legacy = layout.is_legacy_image(source)
     source_attrs = store.image_attrs(image_type, name)
@@ -150,12 +151,15 @@ def plan_image(
         if entry.name in listed:
             if entry.name in keep and not reencode:
                 files.extend(
-                    (f, target / f.relative_to(source)) for f in list_files(entry, store.path)
+                    (f, target / f.relative_to(source))
+                    for f in list_files(entry, store.local_path)
                 )
             continue
         if entry.is_dir() and layout.array_document(entry).is_file():
             continue  # a level array the image does not list (left by an interrupted write)
-        files.extend((f, target / f.relative_to(source)) for f in list_files(entry, store.path))
+        files.extend(
+            (f, target / f.relative_to(source)) for f in list_files(entry, store.local_path)
+        )
     return ImagePlan(
         image_type=image_type,
         name=name,
@@ -180,7 +184,7 @@ def sample_files(store: VsrStore, destination: Path) -> FilePairs:
     directories, except images (planned one by one) and ``selected.json`` (rewritten).
     Hidden entries are bookkeeping and are left out.
     """
-    root = store.path
+    root = store.local_path
     pairs: FilePairs = []
     for entry in sorted(root.iterdir()):
         if entry.name.startswith("."):

@@ -20,6 +20,7 @@ import xarray as xr
 from visor_xarray.errors import MetadataError
 from visor_xarray.resample.grid import SPATIAL_DIMS
 from visor_xarray.schema import ImageAttrs, parse_image_attrs
+from visor_xarray.store import SOURCE_ENCODING
 from visor_xarray.transforms.model import Affine
 from visor_xarray.transforms.stored import Transform as StoredTransform
 
@@ -212,7 +213,9 @@ def prepare(source: xr.DataArray, spec: TransformSpec) -> Prepared:
     )
     stored: StoredTransform | None = None
     if version is not None:
-        path = source.attrs.get("vsr_path")
+        opened = source.encoding.get(SOURCE_ENCODING)
+        # the opener's location keeps a remote sample's storage options; attrs hold a URL
+        path = opened.sample if opened is not None else source.attrs.get("vsr_path")
         if path is None:
             raise MetadataError(
                 None,

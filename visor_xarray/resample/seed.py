@@ -9,7 +9,7 @@ the format core never imports the resampler.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -72,7 +72,9 @@ def resample_roi(
     # The seed object knows its sample through its store; the image of a slice is the raw
     # image of the same name.
     sample = transform._store.path
-    image = xr.open_dataset(sample, engine="visor", image_type="raw", name=transform.name)["image"]
+    image = xr.open_dataset(
+        cast(Any, sample), engine="visor", image_type="raw", name=transform.name
+    )["image"]
     if len(roi) != image.ndim:
         raise ValueError(
             f"roi must give one slice per raw dim {image.dims}, got {len(roi)} entries"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from visor_xarray.errors import UnknownLabelError
@@ -332,7 +331,7 @@ class ImageAttrs:
         """The first (and in VISoR the only) multiscale."""
         return self.ome.multiscales[0]
 
-    def label_to_index(self, kind: str, label: object, where: str | Path = "image") -> int:
+    def label_to_index(self, kind: str, label: object, where: object = "image") -> int:
         """Return the axis index of a stack or channel label.
 
         Parameters

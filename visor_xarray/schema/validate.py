@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from visor_xarray.errors import MetadataError
 from visor_xarray.schema.models import ImageAttrs
@@ -12,7 +11,7 @@ __all__ = ["check_array_matches"]
 
 
 def check_array_matches(
-    attrs: ImageAttrs, shape: Sequence[int], level: str, file: Path | None = None
+    attrs: ImageAttrs, shape: Sequence[int], level: str, file: object = None
 ) -> None:
     """Raise if a level array's shape disagrees with the image metadata.
 

@@ -7,7 +7,7 @@ the typed schema models it returns.
 The package is split by job:
 
 * :mod:`~visor_xarray.store.vsr_store`: :class:`VsrStore`, the sample's documents, images
-  and transform files;
+  and transform files, local or at a URL (read-only there);
 * :mod:`~visor_xarray.store.opening`: checking (or creating) a sample directory on opening;
 * :mod:`~visor_xarray.store.modes`: open modes of samples and images;
 * :mod:`~visor_xarray.store.document_files`: reading and checking JSON documents;
@@ -20,6 +20,14 @@ from __future__ import annotations
 
 from visor_xarray.store.level_source import SOURCE_ENCODING, LevelSource
 from visor_xarray.store.modes import IMAGE_MODES, ImageMode, SampleMode
-from visor_xarray.store.vsr_store import VsrStore
+from visor_xarray.store.vsr_store import Location, VsrStore
 
-__all__ = ["IMAGE_MODES", "SOURCE_ENCODING", "ImageMode", "LevelSource", "SampleMode", "VsrStore"]
+__all__ = [
+    "IMAGE_MODES",
+    "SOURCE_ENCODING",
+    "ImageMode",
+    "LevelSource",
+    "Location",
+    "SampleMode",
+    "VsrStore",
+]

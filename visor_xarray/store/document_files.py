@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from visor_xarray.errors import MetadataError
+from visor_xarray.layout import SamplePath
 from visor_xarray.zarr_io.atomic_files import read_json
 
 __all__ = ["group_attributes", "load_document"]
@@ -15,7 +15,7 @@ __all__ = ["group_attributes", "load_document"]
 T = TypeVar("T")
 
 
-def load_document(path: Path, parse: Callable[[Any], T]) -> T:
+def load_document(path: SamplePath, parse: Callable[[Any], T]) -> T:
     """Read and parse one JSON document, attributing every problem to ``path``.
 
     Parameters
@@ -47,7 +47,7 @@ def load_document(path: Path, parse: Callable[[Any], T]) -> T:
         raise error.located(path) from None
 
 
-def group_attributes(path: Path) -> Any:
+def group_attributes(path: SamplePath) -> Any:
     """Return the ``attributes`` of a Zarr v3 group document, checking its header.
 
     Parameters

@@ -21,11 +21,12 @@ from visor_xarray.schema import (
 from visor_xarray.store.document_files import group_attributes, load_document
 from visor_xarray.zarr_io.arrays import SafeArray
 from visor_xarray.zarr_io.levels import create_level_array, open_level_array
+from visor_xarray.zarr_io.remote_path import Location
 
 __all__ = ["create_level", "group_document", "open_level", "read_image_attrs"]
 
 
-def read_image_attrs(directory: Path) -> ImageAttrs:
+def read_image_attrs(directory: Location) -> ImageAttrs:
     """Return the parsed attributes (``ome`` + ``visor``) of an image group.
 
     Parameters
@@ -67,7 +68,7 @@ def group_document(attrs: ImageAttrs) -> dict[str, Any]:
     return {"zarr_format": 3, "node_type": "group", "attributes": attrs.to_dict()}
 
 
-def _listed_level(image: Path, attrs: ImageAttrs, level: str | int) -> str:
+def _listed_level(image: Location, attrs: ImageAttrs, level: str | int) -> str:
     level = str(level)
     if level not in attrs.multiscale.level_paths:
         raise UnknownLevelError(image, "resolution level", level, attrs.multiscale.level_paths)
@@ -75,7 +76,7 @@ def _listed_level(image: Path, attrs: ImageAttrs, level: str | int) -> str:
 
 
 def open_level(
-    image: Path,
+    image: Location,
     attrs: ImageAttrs,
     level: str | int,
     *,

@@ -10,6 +10,7 @@ dict, never as an open array or file handle.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ import numpy as np
 from visor_xarray import layout
 from visor_xarray.store.vsr_store import VsrStore
 from visor_xarray.zarr_io import SafeArray, pipeline_settings, read_outer, with_pipeline_settings
+from visor_xarray.zarr_io.remote_path import RemotePath
 
 __all__ = ["SOURCE_ENCODING", "LevelSource"]
 
@@ -34,8 +36,9 @@ class LevelSource:
 
     Parameters
     ----------
-    sample : str
-        Path of the ``.vsr`` sample.
+    sample : str or RemotePath
+        Path of the ``.vsr`` sample, or the sample at a URL (which pickles as its URL and
+        storage options without secrets).
     image_type, name : str
         The image.
     level : str
@@ -50,7 +53,7 @@ class LevelSource:
     >>> source.at("1").read((0, 0, slice(0, 4), slice(0, 4), slice(0, 4)))  # doctest: +SKIP
     """
 
-    sample: str
+    sample: str | RemotePath
     image_type: str
     name: str
     level: str
@@ -59,7 +62,7 @@ class LevelSource:
     @classmethod
     def of(
         cls,
-        sample: str | Path,
+        sample: str | Path | RemotePath,
         image_type: str,
         name: str,
         level: str | int,
@@ -83,7 +86,8 @@ class LevelSource:
         LevelSource
         """
         chosen = pipeline_settings() if settings is None else settings
-        return cls(str(sample), image_type, name, str(level), tuple(sorted(chosen.items())))
+        place = sample if isinstance(sample, RemotePath) else str(sample)
+        return cls(place, image_type, name, str(level), tuple(sorted(chosen.items())))
 
     def at(self, level: str | int) -> LevelSource:
         """The same image and settings at another level.
@@ -111,16 +115,11 @@ class LevelSource:
         NotAVsrError, UnknownImageError, UnknownLevelError, MetadataError
             As :meth:`VsrStore.level_array`.
         """
-        level_file = (
-            layout.level_dir(
-                layout.image_dir(Path(self.sample), self.image_type, self.name), self.level
-            )
-            / "zarr.json"
-        )
-        try:
-            stamp = level_file.stat().st_mtime_ns
-        except OSError:
-            stamp = None  # the store raises the error that names what is missing
+        stamp = None  # the store raises the error that names what is missing
+        if not isinstance(self.sample, RemotePath):  # remote metadata are not watched
+            image = layout.image_dir(Path(self.sample), self.image_type, self.name)
+            with contextlib.suppress(OSError):
+                stamp = (layout.level_dir(image, self.level) / "zarr.json").stat().st_mtime_ns
         return _open(self, stamp)
 
     def read(self, index: tuple[Any, ...]) -> np.ndarray:

@@ -15,6 +15,7 @@ from visor_xarray.errors import (
 )
 from visor_xarray.zarr_io.atomic_files import write_json_atomic
 from visor_xarray.zarr_io.markers import foreign_write_marker, marker_is_stale
+from visor_xarray.zarr_io.remote_path import Location, RemotePath
 
 __all__ = ["open_sample_dir"]
 
@@ -23,7 +24,7 @@ __all__ = ["open_sample_dir"]
 _CALLER_FRAME = 4
 
 
-def open_sample_dir(path: Path, mode: str, *, warn_legacy: bool) -> bool:
+def open_sample_dir(path: Location, mode: str, *, warn_legacy: bool) -> bool:
     """Check (and with mode ``"a"`` create) a sample directory before it is used.
 
     Parameters
@@ -49,6 +50,13 @@ def open_sample_dir(path: Path, mode: str, *, warn_legacy: bool) -> bool:
     """
     if path.suffix != ".vsr":
         raise NotAVsrError(path, "not a .vsr sample (the directory name must end in .vsr)")
+    if isinstance(path, RemotePath):
+        _check_remote(path)
+        # plain HTTP cannot list: legacy images are then recognised as they are opened
+        legacy = path.listable and bool(layout.scan_legacy_images(path))
+        if legacy and warn_legacy:
+            _warn_legacy(path)
+        return legacy
     if not path.exists():
         if mode != "a":
             raise NotAVsrError(path, "no such sample directory")
@@ -66,18 +74,38 @@ def open_sample_dir(path: Path, mode: str, *, warn_legacy: bool) -> bool:
     if legacy and mode != "r":
         raise LegacyLayoutError(path, f"open it with mode={mode!r}")
     if legacy and warn_legacy:
-        warnings.warn(
-            f"{path}: {LEGACY_LAYOUT}; read-only here, and current visor-py cannot "
-            "read it. Convert it with visor_xarray.copy_sample(src, dst) "
-            "(or `visor-xarray copy SRC DST`).",
-            LegacyLayoutWarning,
-            stacklevel=_CALLER_FRAME,
-        )
+        _warn_legacy(path)
     _warn_if_incomplete(path)
     return legacy
 
 
-def _warn_if_incomplete(path: Path) -> None:
+def _check_remote(path: RemotePath) -> None:
+    """Refuse a URL that holds no sample (a missing bucket or server fails here too)."""
+    known = (path / "info.json").is_file() or (
+        path / "visor_raw_images" / "selected.json"
+    ).is_file()
+    if known:
+        return
+    if path.listable and path.is_dir():
+        if not layout.scan_image_types(path):
+            raise NotAVsrError(
+                path, "not a .vsr sample: it has no info.json and no visor_*_images"
+            )
+        return
+    raise NotAVsrError(path, "no such sample (no info.json or selected.json at this URL)")
+
+
+def _warn_legacy(path: Location) -> None:
+    warnings.warn(
+        f"{path}: {LEGACY_LAYOUT}; read-only here, and current visor-py cannot "
+        "read it. Convert it with visor_xarray.copy_sample(src, dst) "
+        "(or `visor-xarray copy SRC DST`).",
+        LegacyLayoutWarning,
+        stacklevel=_CALLER_FRAME + 1,
+    )
+
+
+def _warn_if_incomplete(path: Location) -> None:
     """Warn when the sample holds the in-progress marker of a copy that is not ours."""
     marker = foreign_write_marker(path)
     if marker is None:

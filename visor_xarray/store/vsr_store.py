@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from visor_xarray import layout
 from visor_xarray.errors import (
     ReadOnlyError,
+    RemoteUnsupportedError,
     TargetExistsError,
     UnknownImageError,
     UnknownVersionError,
@@ -35,8 +37,9 @@ from visor_xarray.store.opening import open_sample_dir
 from visor_xarray.zarr_io.arrays import SafeArray
 from visor_xarray.zarr_io.atomic_files import write_json_atomic
 from visor_xarray.zarr_io.lock import sample_lock
+from visor_xarray.zarr_io.remote_path import Location, RemotePath, sample_path
 
-__all__ = ["VsrStore"]
+__all__ = ["Location", "VsrStore"]
 
 
 class VsrStore:
@@ -44,12 +47,16 @@ class VsrStore:
 
     Parameters
     ----------
-    path : str or pathlib.Path
-        The sample directory; its name must end in ``.vsr``.
+    path : str, pathlib.Path or RemotePath
+        The sample directory; its name must end in ``.vsr``. A URL (``s3://bucket/S.vsr``,
+        ``https://host/S.vsr``, ``file://...``) opens a remote sample, read-only.
     mode : {"r", "r+", "a"}, default "r"
         ``"r"`` read only; ``"r+"`` read and write, the sample must exist; ``"a"`` read and
         write, creating an empty sample (``info.json``, ``visor_raw_images/selected.json``)
         if there is none.
+    storage_options : mapping, optional
+        Options of a remote sample's store, as xarray and fsspec take them (``key``,
+        ``secret``, ``token``, ``endpoint_url``, ``region``, ``anon``, ``client_kwargs``).
     warn_legacy : bool, default True
         Warn (:class:`~visor_xarray.errors.LegacyLayoutWarning`) when the sample has the
         legacy layout of visor-py 2024.12.x; callers that convert it turn this off.
@@ -78,13 +85,61 @@ class VsrStore:
     """
 
     def __init__(
-        self, path: str | Path, mode: SampleMode = "r", *, warn_legacy: bool = True
+        self,
+        path: str | os.PathLike[str] | RemotePath,
+        mode: SampleMode = "r",
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+        warn_legacy: bool = True,
     ) -> None:
         if mode not in ("r", "r+", "a"):
             raise ValueError(f"sample mode must be 'r', 'r+' or 'a', got {mode!r}")
-        self.path = Path(path)
+        self.path: Path | RemotePath = sample_path(path, storage_options)
         self.mode: SampleMode = mode
+        if isinstance(self.path, RemotePath) and mode != "r":
+            raise ReadOnlyError(
+                self.path,
+                f"open with mode={mode!r} (remote samples are opened read-only; write "
+                "them with to_vsr or copy_sample to their URL)",
+            )
         self.legacy = open_sample_dir(self.path, mode, warn_legacy=warn_legacy)
+
+    @property
+    def remote(self) -> bool:
+        """True for a sample at a URL (s3://, http(s)://)."""
+        return isinstance(self.path, RemotePath)
+
+    @property
+    def local_path(self) -> Path:
+        """The sample directory of a local sample (what writes use).
+
+        Raises
+        ------
+        RemoteUnsupportedError
+            For a remote sample.
+        """
+        return self.require_local("write in place")
+
+    def require_local(self, action: str) -> Path:
+        """The local sample directory, for an operation only local samples support.
+
+        Parameters
+        ----------
+        action : str
+            The operation, for the message.
+
+        Returns
+        -------
+        pathlib.Path
+
+        Raises
+        ------
+        RemoteUnsupportedError
+            For a remote sample.
+        """
+        if isinstance(self.path, RemotePath):
+            raise RemoteUnsupportedError(self.path, action)
+        return self.path
 
     def __repr__(self) -> str:
         return f"VsrStore({str(self.path)!r}, mode={self.mode!r})"
@@ -125,13 +180,23 @@ class VsrStore:
     def write_info(self, info: SampleInfo) -> None:
         """Replace ``info.json`` atomically."""
         self.require_writable("write info.json")
-        write_json_atomic(self.path / "info.json", info.to_dict())
+        write_json_atomic(self.local_path / "info.json", info.to_dict())
+
+    @property
+    def listable(self) -> bool:
+        """Whether the sample's directories can be listed (not over plain HTTP)."""
+        return not isinstance(self.path, RemotePath) or self.path.listable
 
     def image_types(self) -> list[str]:
-        """Image types present (``visor_{type}_images`` directories), raw first."""
+        """Image types present (``visor_{type}_images`` directories), raw first.
+
+        Over plain HTTP, which cannot list, the types the sample's documents name: raw.
+        """
+        if not self.listable:
+            return [layout.RAW] if self.selection_file().is_file() else []
         return layout.scan_image_types(self.path)
 
-    def selection_file(self) -> Path:
+    def selection_file(self) -> Location:
         """Path of ``visor_raw_images/selected.json``."""
         return layout.image_type_dir(self.path, layout.RAW) / "selected.json"
 
@@ -145,7 +210,8 @@ class VsrStore:
     def write_selection(self, selection: Selection) -> None:
         """Replace ``selected.json`` atomically."""
         self.require_writable("write selected.json")
-        write_json_atomic(self.selection_file(), selection.to_json())
+        file = layout.image_type_dir(self.local_path, layout.RAW) / "selected.json"
+        write_json_atomic(file, selection.to_json())
 
     def image_names(self, image_type: str) -> list[str]:
         """Names of the images of one type that exist on disk.
@@ -153,13 +219,26 @@ class VsrStore:
         Raw images come in ``selected.json`` order first, then unselected ones (sorted);
         :meth:`selection` tells which are selected.
         """
+        if not self.listable:  # plain HTTP: the images selected.json names
+            return self._documented_names(image_type)
         on_disk = layout.scan_image_names(layout.image_type_dir(self.path, image_type))
         if image_type != layout.RAW:
             return on_disk
         selected = [name for name in self.selection().names() if name in on_disk]
         return selected + [name for name in on_disk if name not in selected]
 
+    def _documented_names(self, image_type: str) -> list[str]:
+        if image_type != layout.RAW:
+            return []
+        return [
+            name
+            for name in self.selection().names()
+            if layout.is_image_dir(layout.image_dir(self.path, image_type, name))
+        ]
+
     def _check_type(self, image_type: str) -> None:
+        if not self.listable:
+            return  # types cannot be listed: the image's own document decides
         if image_type not in self.image_types():
             raise UnknownImageError(self.path, "image type", image_type, self.image_types())
 
@@ -192,7 +271,7 @@ class VsrStore:
             )
         return names[0]
 
-    def image_dir(self, image_type: str, name: str) -> Path:
+    def image_dir(self, image_type: str, name: str) -> Location:
         """Directory of an existing image.
 
         Raises
@@ -201,12 +280,23 @@ class VsrStore:
             If the type or the name does not exist; the message lists those that do.
         """
         self._check_type(image_type)
+        directory = layout.image_dir(self.path, image_type, name)
+        if not self.listable:
+            if not layout.is_image_dir(directory):
+                raise UnknownImageError(
+                    layout.image_type_dir(self.path, image_type),
+                    "image (this store cannot list: the names below are those "
+                    "selected.json gives)",
+                    name,
+                    self._documented_names(image_type),
+                )
+            return directory
         names = self.image_names(image_type)
         if name not in names:
             raise UnknownImageError(
                 layout.image_type_dir(self.path, image_type), "image", name, names
             )
-        return layout.image_dir(self.path, image_type, name)
+        return directory
 
     # -- image groups and their level arrays ----------------------------------------------
 
@@ -293,7 +383,7 @@ class VsrStore:
         self.require_writable("create an image")
         if mode not in ("w-", "w", "a", "r+"):
             raise ValueError(f"image mode must be one of 'w-', 'w', 'a', 'r+', got {mode!r}")
-        directory = layout.image_dir(self.path, image_type, name)
+        directory = layout.image_dir(self.local_path, image_type, name)
         exists = (directory / "zarr.json").exists()
         if exists and mode == "w-":
             raise TargetExistsError(
@@ -321,12 +411,13 @@ class VsrStore:
     def write_image_attrs(self, image_type: str, name: str, attrs: ImageAttrs) -> None:
         """Replace the attributes of an existing image group atomically."""
         self.require_writable("update image metadata")
-        directory = self.image_dir(image_type, name)
+        self.image_dir(image_type, name)  # it must exist
+        directory = layout.image_dir(self.local_path, image_type, name)
         write_json_atomic(directory / "zarr.json", images.group_document(attrs))
 
     def _select(self, name: str, attrs: ImageAttrs) -> None:
         # read-modify-write of a sample-level document: serialised across writers
-        with sample_lock(self.path):
+        with sample_lock(self.local_path):
             selection = self.selection()
             if selection.get(name) is not None:
                 return
@@ -366,7 +457,8 @@ class VsrStore:
             If ``shape`` disagrees with the axes or the stack/channel lists.
         """
         self.require_writable("create an array")
-        image = self.image_dir(image_type, name)
+        self.image_dir(image_type, name)  # it must exist
+        image = layout.image_dir(self.local_path, image_type, name)
         attrs = attrs if attrs is not None else self.image_attrs(image_type, name)
         return images.create_level(
             image,
@@ -387,11 +479,13 @@ class VsrStore:
     def transform_versions(self) -> list[str]:
         """Transform versions (``visor_recon_transforms/*`` directories), sorted."""
         root = layout.transforms_root(self.path)
+        if not self.listable:  # plain HTTP: versions are named by the caller
+            return []
         if not root.is_dir():
             return []
         return sorted(e.name for e in root.iterdir() if e.is_dir() and not e.name.startswith("."))
 
-    def version_dir(self, version: str, *, must_exist: bool = True) -> Path:
+    def version_dir(self, version: str, *, must_exist: bool = True) -> Location:
         """Directory of a transform version.
 
         Raises
@@ -417,17 +511,20 @@ class VsrStore:
         """Replace ``recon.json`` of a version atomically (creating the version)."""
         self.require_writable("write recon.json")
         write_json_atomic(
-            self.version_dir(version, must_exist=False) / "recon.json", recon.to_dict()
+            layout.version_dir(self.local_path, version) / "recon.json", recon.to_dict()
         )
 
     def transform_slices(self, version: str) -> list[str]:
         """Slice directories of a version, sorted."""
         directory = self.version_dir(version)
+        if not self.listable:  # plain HTTP: the slices recon.json names
+            recon = self.recon(version)
+            return sorted(s.name for s in recon.slices) if recon is not None else []
         return sorted(
             e.name for e in directory.iterdir() if e.is_dir() and not e.name.startswith(".")
         )
 
-    def slice_dir(self, version: str, slice_name: str, *, must_exist: bool = True) -> Path:
+    def slice_dir(self, version: str, slice_name: str, *, must_exist: bool = True) -> Location:
         """Directory of one slice within a transform version."""
         directory = self.version_dir(version, must_exist=must_exist) / layout.check_name(
             slice_name, "slice name", self.path
@@ -448,5 +545,7 @@ class VsrStore:
     def write_transform_list(self, version: str, slice_name: str, entries: TransformList) -> None:
         """Replace ``transforms.json`` of a slice atomically."""
         self.require_writable("write transforms.json")
-        directory = self.slice_dir(version, slice_name, must_exist=False)
+        directory = layout.version_dir(self.local_path, version) / layout.check_name(
+            slice_name, "slice name", self.path
+        )
         write_json_atomic(directory / "transforms.json", entries.to_json())

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,10 +28,11 @@ from visor_xarray.errors import (
     UnsupportedTransformError,
 )
 from visor_xarray.schema import ReconInfo, ReconSlice, TransformEntry, TransformList
-from visor_xarray.store import VsrStore
+from visor_xarray.store import Location, VsrStore
 from visor_xarray.transforms.files import READABLE, read_transform, write_transform
 from visor_xarray.transforms.model import Affine, SpatialTransform, compose
 from visor_xarray.zarr_io.lock import sample_lock
+from visor_xarray.zarr_io.remote_path import RemotePath, relative_key, sample_path
 
 __all__ = ["KNOWN_SPACES", "Transform", "as_affine"]
 
@@ -88,6 +91,10 @@ class Transform:
         Slice name: the raw image the transforms belong to (e.g. ``"slice_1_10x"``).
     mode : {"r", "a"}, default "a"
         ``"r"`` refuses :meth:`save`; ``"a"`` creates the version and slice on save.
+        A sample at a URL opens with ``"r"`` only.
+    storage_options : mapping, optional
+        For a sample at a URL (``s3://``, ``http(s)://``): ``key``, ``secret``, ``token``,
+        ``endpoint_url``, ``region``, ``anon``, ``client_kwargs`` (docs/remote.md).
 
     Raises
     ------
@@ -103,12 +110,19 @@ class Transform:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], version: str, name: str, mode: str = "a"
+        self,
+        path: str | os.PathLike[str],
+        version: str,
+        name: str,
+        mode: str = "a",
+        *,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         if mode not in ("r", "a"):
             raise ValueError(f"mode must be 'r' or 'a', got {mode!r}")
         self.mode = mode
-        self._store = VsrStore(Path(path), "r" if mode == "r" else "r+")
+        sample = sample_path(path, storage_options)
+        self._store = VsrStore(sample, "r" if mode == "r" else "r+")
         self.version = layout.check_name(version, "transform version", self._store.path)
         self.name = layout.check_name(name, "slice name", self._store.path)
         if mode == "r":
@@ -120,7 +134,7 @@ class Transform:
         )
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Location:
         """The slice directory inside the version."""
         return self._store.slice_dir(self.version, self.name, must_exist=False)
 
@@ -214,12 +228,13 @@ class Transform:
                 f"a slice stores each transform in one type/format; use type={existing.type!r}, "
                 f"format={existing.format!r}",
             )
-        file = layout.transform_file(self.path, name, type, format, stack_index, channel_index)
+        slice_dir = layout.version_dir(self._store.local_path, self.version) / self.name
+        file = layout.transform_file(slice_dir, name, type, format, stack_index, channel_index)
         if file.exists() and not overwrite:
             raise TargetExistsError(file, "transform file", "pass overwrite=True to replace it")
         write_transform(file, affine, type, format, axis_order=axis_order)
         # transforms.json and recon.json are read-modify-written: serialised across writers
-        with sample_lock(self._store.path):
+        with sample_lock(self._store.local_path):
             if existing is None:
                 entries = (
                     self._store.transform_list(self.version, self.name).entries
@@ -262,7 +277,7 @@ class Transform:
 
     # ------------------------------------------------------------------------ load
 
-    def _file(self, entry: TransformEntry, stack: int | None, channel: int | None) -> Path:
+    def _file(self, entry: TransformEntry, stack: int | None, channel: int | None) -> Location:
         candidates = []
         if stack is not None and channel is not None:
             candidates.append(
@@ -282,7 +297,7 @@ class Transform:
                 return candidate
         stored = (
             sorted(
-                str(p.relative_to(self.path))
+                relative_key(p, self.path)
                 for p in (self.path / entry.name).rglob(f"{entry.type}.{entry.format}")
             )
             if (self.path / entry.name).is_dir()
@@ -342,7 +357,12 @@ class Transform:
                 f"format {entry.format!r}, which cannot be read; readable: {sorted(READABLE)}"
             )
         file = self._file(entry, self._index("stack", stack), self._index("channel", channel))
-        transform = read_transform(file, entry.type, entry.format, axis_order=axis_order)
+        if isinstance(file, RemotePath):
+            with tempfile.TemporaryDirectory() as scratch:
+                local = file.download(Path(scratch))
+                transform = read_transform(local, entry.type, entry.format, axis_order=axis_order)
+        else:
+            transform = read_transform(file, entry.type, entry.format, axis_order=axis_order)
         return transform.inverse() if inverted else transform
 
     def chain(

@@ -66,7 +66,7 @@ class Recorder:
 
     def __init__(self, store: VsrStore, deep: bool) -> None:
         self.store = store
-        self.root = store.path
+        self.root = store.require_local("validate")
         self.deep = deep
         self.problems: list[Problem] = []
         self.images: dict[tuple[str, str], ImageAttrs] = {}

@@ -76,7 +76,7 @@ class ReferenceChecks(Recorder):
     """
 
     def check_selection(self) -> None:
-        file = self.store.selection_file()
+        file = layout.image_type_dir(self.root, layout.RAW) / "selected.json"
         if not file.exists():
             return
         selection = self.store.selection()

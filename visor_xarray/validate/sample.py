@@ -7,12 +7,13 @@ import warnings
 from pathlib import Path
 
 from visor_xarray import layout
-from visor_xarray.errors import NotAVsrError, VisorWarning
+from visor_xarray.errors import NotAVsrError, RemoteUnsupportedError, VisorWarning
 from visor_xarray.store import VsrStore
 from visor_xarray.validate.problems import Problem
 from visor_xarray.validate.references import ReferenceChecks
 from visor_xarray.validate.tree import DocumentChecks
 from visor_xarray.zarr_io.lock import LOCK_FILE
+from visor_xarray.zarr_io.remote_path import is_url
 
 __all__ = ["validate"]
 
@@ -28,7 +29,7 @@ class _Checker(DocumentChecks, ReferenceChecks):
         for image_type in self.image_types():
             with self.guard(self.root / f"visor_{image_type}_images"):
                 self.check_type(image_type)
-        with self.guard(self.store.selection_file()):
+        with self.guard(layout.image_type_dir(self.root, layout.RAW) / "selected.json"):
             self.check_selection()
         for (image_type, name), attrs in self.images.items():
             with self.guard(layout.image_dir(self.root, image_type, name)):
@@ -75,6 +76,8 @@ def validate(path: str | os.PathLike[str], *, deep: bool = False) -> list[Proble
     ------
     NotAVsrError
         Only if ``path`` is not a ``.vsr`` sample at all.
+    RemoteUnsupportedError
+        For a URL: validation reads the sample's directory tree, which needs a local copy.
 
     Examples
     --------
@@ -82,15 +85,17 @@ def validate(path: str | os.PathLike[str], *, deep: bool = False) -> list[Proble
     >>> for problem in validate("BB001.vsr"):  # doctest: +SKIP
     ...     print(problem)
     """
+    if is_url(path) and not str(path).lower().startswith("file://"):
+        raise RemoteUnsupportedError(path, "validate")
     with warnings.catch_warnings():
         # a legacy layout and an interrupted copy are reported as problems instead
         warnings.simplefilter("ignore", VisorWarning)
-        store = VsrStore(Path(path), "r", warn_legacy=False)
+        store = VsrStore(path, "r", warn_legacy=False)
     try:
         problems = _Checker(store, deep).run()
     except NotAVsrError:
         raise
     except Exception as error:  # pragma: no cover - the checker guards every step
-        problems = [Problem(store.path, "", f"unexpected {type(error).__name__}: {error}")]
+        problems = [Problem(Path(path), "", f"unexpected {type(error).__name__}: {error}")]
     problems = [p for p in problems if p.file.name != LOCK_FILE]
     return sorted(problems, key=lambda p: p.severity != "error")

@@ -77,7 +77,7 @@ def _shards(
 
 
 def _check_target(store: VsrStore, image_type: str, name: str, mode: str) -> bool:
-    directory = layout.image_dir(store.path, image_type, name)
+    directory = layout.image_dir(store.local_path, image_type, name)
     exists = (directory / "zarr.json").exists()
     if exists and mode == "w-":
         hint = "mode='w-' refuses to replace it; use mode='w'"
@@ -171,15 +171,15 @@ def write_dataarray(
     )
     chunks = _inner_chunks(dims, array.shape, chunk_shape)
     shards = _shards(dims, array.shape, chunks, shard_shape)
-    store = VsrStore(Path(path), "a")
-    directory = layout.image_dir(store.path, image_type, name)
+    store = VsrStore(path, "a")
+    directory = layout.image_dir(store.local_path, image_type, name)
     details = {"image_type": image_type, "name": name, "mode": mode, "levels": len(factors) + 1}
     # The marker makes an interrupted write detectable and refuses a second writer; every
     # shard is committed atomically (zarr_io.shard_stream), so a kill never truncates one.
     source = array.data if isinstance(array.data, da.Array) else None
     with image_write(
         directory,
-        store.path,
+        store.local_path,
         operation="write",
         details=details,
         precheck=lambda: _check_target(store, image_type, name, mode),
@@ -202,7 +202,7 @@ def write_dataarray(
         # "w" and "a" on an existing image replace its levels with this data (metadata
         # included); the directory is emptied here (keeping the marker), not deleted.
         _clear_image(directory)
-        with sample_lock(store.path):  # selected.json is read, modified and written
+        with sample_lock(store.local_path):  # selected.json is read, modified and written
             store.create_image(image_type, name, image_attrs, "a")
         target = guard_writes(
             store.create_level(
@@ -238,7 +238,7 @@ def write_dataarray(
                 plan, level0, pending=[stream_job(level0, target, guard=plan.guard)], stored=target
             )
     return WriteReport(
-        path=store.path,
+        path=store.local_path,
         image_type=image_type,
         name=name,
         levels=(LevelReport("0", tuple(array.shape), shards, chunks), *level_reports),

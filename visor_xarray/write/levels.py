@@ -14,12 +14,12 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import dask.array as da
 import numpy as np
 
+from visor_xarray import layout
 from visor_xarray.options import OPTIONS
 from visor_xarray.schema import Level
 from visor_xarray.store import VsrStore
@@ -188,7 +188,7 @@ def add_levels(
         The levels added.
     """
     started = time.perf_counter()
-    store = VsrStore(Path(path), "r+")
+    store = VsrStore(path, "r+")
     attrs = store.image_attrs(image_type, name)
     multiscale = attrs.multiscale
     existing = len(multiscale.levels)
@@ -199,7 +199,13 @@ def add_levels(
         new = level_factors(dims, image_type, levels)
     if not new:
         return WriteReport(
-            store.path, image_type, name, (), 0, time.perf_counter() - started, write_workers()
+            store.local_path,
+            image_type,
+            name,
+            (),
+            0,
+            time.perf_counter() - started,
+            write_workers(),
         )
     old_scales = [np.asarray(level.scale) for level in multiscale.levels]
     relative = [
@@ -228,9 +234,12 @@ def add_levels(
             ),
         ),
     )
-    directory = store.image_dir(image_type, name)
+    store.image_dir(image_type, name)  # it must exist
+    directory = layout.image_dir(store.local_path, image_type, name)
     details = {"image_type": image_type, "name": name, "levels": existing + len(new)}
-    with image_write(directory, store.path, operation="add_levels", details=details) as marker:
+    with image_write(
+        directory, store.local_path, operation="add_levels", details=details
+    ) as marker:
         last = store.level_array(image_type, name, multiscale.level_paths[-1], attrs=attrs)
         level0 = store.level_array(image_type, name, multiscale.level_paths[0], attrs=attrs)
         shard0 = tuple(int(s) for s in (level0.shards or level0.chunks))
@@ -267,7 +276,7 @@ def add_levels(
         )
         store.write_image_attrs(image_type, name, updated)
     return WriteReport(
-        store.path,
+        store.local_path,
         image_type,
         name,
         tuple(reports),

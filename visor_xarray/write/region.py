@@ -26,6 +26,7 @@ import numpy.typing as npt
 import xarray as xr
 from dask.delayed import delayed
 
+from visor_xarray import layout
 from visor_xarray.errors import InvalidArrayError
 from visor_xarray.store import VsrStore
 from visor_xarray.write.memory import (
@@ -90,7 +91,7 @@ def write_region(
     """
     started = time.perf_counter()
     array = canonical_order(array)
-    store = VsrStore(Path(path), "r+")
+    store = VsrStore(path, "r+")
     attrs = store.image_attrs(image_type, name)
     dims = attrs.multiscale.dims
     if tuple(array.dims) != dims:
@@ -119,9 +120,10 @@ def write_region(
         "name": name,
         "region": {d: [s.start, s.stop] for d, s in zip(dims, slices, strict=True)},
     }
-    directory = store.image_dir(image_type, name)
+    store.image_dir(image_type, name)  # it must exist
+    directory = layout.image_dir(store.local_path, image_type, name)
     memory = task_memory()
-    with image_write(directory, store.path, operation="region", details=details) as marker:
+    with image_write(directory, store.local_path, operation="region", details=details) as marker:
         guard = (directory, marker["token"])
         reports, peak = [], 0
         previous: SafeArray | None = None
@@ -150,7 +152,7 @@ def write_region(
             )
             previous = array_k
     return WriteReport(
-        store.path,
+        store.local_path,
         image_type,
         name,
         tuple(reports),

@@ -50,7 +50,11 @@ def _rebuild(
     config: Any,
     settings: dict[str, Any],
     guard: tuple[Path, str] | None = None,
+    remote: Any = None,
 ) -> SafeAsyncArray:
+    if remote is not None:  # the store is rebuilt here, credentials from this process
+        store = remote.zarr_store(read_only=issubclass(cls, ReadOnlyAsyncArray))
+        store_path = StorePath(store, remote.key)
     with zarr.config.set(settings):
         array = cls(metadata=metadata, store_path=store_path, config=config)
     object.__setattr__(array, "_visor_settings", dict(settings))
@@ -81,15 +85,17 @@ class SafeAsyncArray(AsyncArray):  # type: ignore[type-arg]
 
     def __reduce__(self) -> tuple[Any, ...]:
         guard = getattr(self, "_visor_guard", None)
+        remote = getattr(self, "_visor_remote", None)
         return (
             _rebuild,
             (
                 type(self),
                 self.metadata,
-                self.store_path,
+                None if remote is not None else self.store_path,
                 self.config,
                 self.pipeline_settings,
                 guard,
+                remote,
             ),
         )
 
@@ -256,6 +262,9 @@ def wrap_array(array: zarr.Array, cls: type[SafeAsyncArray], settings: dict[str,
     wrapped = cls.__new__(cls)
     for name in ("metadata", "store_path", "config", "codec_pipeline"):
         object.__setattr__(wrapped, name, getattr(inner, name))
+    remote = getattr(inner, "_visor_remote", None)
+    if remote is not None:
+        object.__setattr__(wrapped, "_visor_remote", remote)
     object.__setattr__(wrapped, "_visor_settings", dict(settings))
     return (ReadOnlyArray if cls is ReadOnlyAsyncArray else SafeArray)(wrapped)
 

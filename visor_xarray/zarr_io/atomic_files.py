@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from visor_xarray.layout import SamplePath
+
 __all__ = ["new_sibling_dir", "read_json", "write_atomic", "write_json_atomic"]
 
 _ATTEMPTS = 100
@@ -97,12 +99,12 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         raise
 
 
-def read_json(path: Path) -> Any:
+def read_json(path: SamplePath) -> Any:
     """Read a JSON file.
 
     Parameters
     ----------
-    path : pathlib.Path
+    path : pathlib.Path or RemotePath
         The document.
 
     Returns
@@ -122,8 +124,7 @@ def read_json(path: Path) -> Any:
         If it is not UTF-8.
     """
     try:
-        with open(path, encoding="utf-8") as stream:
-            text = stream.read()
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise
     except (IsADirectoryError, NotADirectoryError, PermissionError) as error:

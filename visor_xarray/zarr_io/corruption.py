@@ -370,7 +370,7 @@ def check_shard_indexes(async_array: AsyncArray, projections: Iterable[Any]) -> 
         raise _corrupt_error(async_array, bad, "checking")
 
 
-def check_chunk_geometry(metadata: Any, file: Path) -> None:
+def check_chunk_geometry(metadata: Any, file: object) -> None:
     """Refuse chunk geometry whose buffers zarrs could not allocate (it would abort).
 
     Parameters

@@ -18,10 +18,12 @@ import zarr
 from zarr.storage import LocalStore
 
 from visor_xarray.errors import MetadataError, VisorError, VisorWarning
+from visor_xarray.layout import SamplePath
 from visor_xarray.zarr_io.arrays import ReadOnlyAsyncArray, SafeArray, SafeAsyncArray, wrap_array
 from visor_xarray.zarr_io.corruption import check_chunk_geometry
 from visor_xarray.zarr_io.markers import foreign_write_marker, marker_is_stale
 from visor_xarray.zarr_io.pipeline import default_compressor, pipeline_scope
+from visor_xarray.zarr_io.remote_path import RemotePath
 
 __all__ = ["check_dtype", "create_level_array", "open_level_array"]
 
@@ -71,7 +73,7 @@ def _check_inside_sample(path: Path) -> None:
         )
 
 
-def _warn_if_incomplete(image: Path) -> None:
+def _warn_if_incomplete(image: SamplePath) -> None:
     marker = foreign_write_marker(image)
     if marker is None:
         return
@@ -86,13 +88,15 @@ def _warn_if_incomplete(image: Path) -> None:
     )
 
 
-def open_level_array(path: Path, *, writable: bool, pipeline: str | None = None) -> SafeArray:
+def open_level_array(
+    path: Path | RemotePath, *, writable: bool, pipeline: str | None = None
+) -> SafeArray:
     """Open the level array at ``path``.
 
     Parameters
     ----------
-    path : pathlib.Path
-        Directory of the level array (``{image}.zarr/{level}``).
+    path : pathlib.Path or RemotePath
+        Directory of the level array (``{image}.zarr/{level}``), local or at a URL.
     writable : bool
         False returns a :class:`ReadOnlyArray`; True a :class:`SafeArray`.
     pipeline : {"zarrs", "default"}, optional
@@ -114,13 +118,17 @@ def open_level_array(path: Path, *, writable: bool, pipeline: str | None = None)
         When opening read-only an image that another write is writing (or left
         incomplete when it was killed).
     """
-    _check_inside_sample(path)
     if not writable:
         _warn_if_incomplete(path.parent)
-    store = LocalStore(path, read_only=not writable)
+    remote = path if isinstance(path, RemotePath) else None
+    if isinstance(path, RemotePath):
+        store, key = path.zarr_store(read_only=not writable), path.key
+    else:
+        _check_inside_sample(path)
+        store, key = LocalStore(path, read_only=not writable), ""
     with pipeline_scope(pipeline) as settings:
         try:
-            array = zarr.open_array(store=store, mode="r+" if writable else "r")
+            array = zarr.open_array(store=store, path=key, mode="r+" if writable else "r")
         except (VisorError, FileNotFoundError):
             raise
         except (RecursionError, AttributeError, IndexError, NotImplementedError, OSError) as error:
@@ -134,6 +142,8 @@ def open_level_array(path: Path, *, writable: bool, pipeline: str | None = None)
     result: SafeArray = wrap_array(
         array, SafeAsyncArray if writable else ReadOnlyAsyncArray, settings
     )
+    if remote is not None:  # pickled as its URL, not as a store holding credentials
+        object.__setattr__(result.async_array, "_visor_remote", remote)
     return result
 
 

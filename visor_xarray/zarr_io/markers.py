@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from visor_xarray.errors import VisorError
+from visor_xarray.layout import SamplePath
 from visor_xarray.zarr_io.atomic_files import read_json, write_json_atomic
 from visor_xarray.zarr_io.lock import sample_lock
 
@@ -113,7 +114,7 @@ def _pid_alive(pid: int) -> bool:
     return _process_state(pid) not in ("Z", "X")
 
 
-def read_write_marker(image: Path) -> dict[str, Any] | None:
+def read_write_marker(image: SamplePath) -> dict[str, Any] | None:
     """Return the in-progress marker of an image directory, or None if there is none.
 
     Parameters
@@ -137,7 +138,7 @@ def read_write_marker(image: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else {"state": "unreadable"}
 
 
-def foreign_write_marker(image: Path) -> dict[str, Any] | None:
+def foreign_write_marker(image: SamplePath) -> dict[str, Any] | None:
     """Return the in-progress marker of a write that is not one of this process's own.
 
     Parameters

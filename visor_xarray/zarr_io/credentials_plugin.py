@@ -1,0 +1,35 @@
+"""The dask.distributed worker plugin that :func:`share_credentials` registers.
+
+A module of its own so that ``distributed`` (an optional dependency) is imported only
+when credentials are shared with a cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from visor_xarray.zarr_io.storage_options import register_credentials
+
+__all__ = ["CredentialsPlugin"]
+
+
+class CredentialsPlugin(WorkerPlugin):
+    """Registers remote-store credentials in each worker it is set up on.
+
+    Parameters
+    ----------
+    secrets : list of dict
+        ``key``/``secret``/``token`` mappings, as :func:`register_credentials` takes them.
+    """
+
+    name = "visor-xarray-credentials"
+
+    def __init__(self, secrets: list[dict[str, str]]) -> None:
+        self.secrets = secrets
+
+    def setup(self, worker: Any) -> None:
+        """Register the credentials in the worker's process."""
+        for secret in self.secrets:
+            register_credentials(secret)

@@ -1,0 +1,457 @@
+""":class:`RemotePath`: a file or directory of a sample at a URL, with a path's manners.
+
+Samples live on object storage (``s3://bucket/S.vsr``) and behind web servers
+(``https://host/S.vsr``). A ``RemotePath`` answers what the store layer asks of a local
+``pathlib.Path`` (join, name, exists, is it a directory, list it, read it, write it) through
+obstore, so the sample code above it reads a remote sample as it reads a local one; level
+arrays open as zarr ``ObjectStore`` arrays, which the zarrs codec pipeline reads.
+
+Object stores have no directories: a "directory" exists when objects lie under its prefix.
+Plain HTTP has no listing at all: :meth:`RemotePath.iterdir` raises
+:class:`~visor_xarray.errors.ListingUnavailableError` there, and a directory is known by the
+documents it holds (``zarr.json``, ``info.json``, ...).
+
+A ``RemotePath`` pickles as its URL and its :class:`StorageOptions` (whose secrets never
+travel in the pickle).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import os
+import posixpath
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import obstore
+from obstore.exceptions import (
+    BaseError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+)
+from obstore.store import HTTPStore, S3Store
+
+from visor_xarray.errors import ListingUnavailableError, RemoteAccessError
+from visor_xarray.zarr_io.storage_options import StorageOptions
+
+__all__ = ["REMOTE_SCHEMES", "Location", "RemotePath", "is_url", "relative_key", "sample_path"]
+
+#: URL schemes of remote samples.
+REMOTE_SCHEMES = ("s3", "http", "https")
+
+#: Documents by which a directory is known where nothing can be listed.
+_DIRECTORY_DOCUMENTS = (
+    "zarr.json",
+    "info.json",
+    ".zgroup",
+    ".zattrs",
+    "recon.json",
+    "transforms.json",
+    "selected.json",
+)
+
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+T = TypeVar("T")
+
+
+def is_url(path: object) -> bool:
+    """True for a string with a URL scheme (``s3://``, ``https://``, ``file://``...).
+
+    Parameters
+    ----------
+    path : object
+
+    Returns
+    -------
+    bool
+    """
+    return isinstance(path, str) and bool(_URL.match(path))
+
+
+@dataclass(frozen=True)
+class _Location:
+    """Where a remote sample's store is rooted: a bucket, or a web server."""
+
+    scheme: str
+    authority: str
+    options: StorageOptions
+
+    @property
+    def listable(self) -> bool:
+        return self.scheme == "s3"
+
+    def url(self, key: str) -> str:
+        return f"{self.scheme}://{self.authority}/{key}".rstrip("/")
+
+
+@functools.lru_cache(maxsize=64)
+def _store(location: _Location) -> Any:
+    """The obstore store of a location (one per process and location)."""
+    options = location.options
+    client = options.client_options(location.scheme)
+    if location.scheme == "s3":
+        return S3Store(
+            location.authority,
+            config=options.s3_config(),
+            client_options=client,
+            retry_config=options.retry_config(),
+        )
+    return HTTPStore.from_url(
+        f"{location.scheme}://{location.authority}",
+        client_options=client,
+        retry_config=options.retry_config(),
+    )
+
+
+class RemotePath:
+    """A file or directory of a remote sample (see the module documentation).
+
+    Parameters
+    ----------
+    url : str
+        ``s3://bucket/key`` or ``http(s)://host[:port]/key``.
+    storage_options : mapping or StorageOptions, optional
+        xarray/fsspec-style options (:class:`StorageOptions`).
+
+    Raises
+    ------
+    ValueError
+        For another scheme, a URL without bucket or host, or unknown options.
+    """
+
+    def __init__(
+        self, url: str, storage_options: Mapping[str, Any] | StorageOptions | None = None
+    ) -> None:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in REMOTE_SCHEMES:
+            raise ValueError(
+                f"{url}: unsupported URL scheme {scheme!r}; choose one of {list(REMOTE_SCHEMES)}"
+                " (or a local path, or file://)"
+            )
+        if not parts.netloc:
+            raise ValueError(f"{url}: the URL names no {'bucket' if scheme == 's3' else 'host'}")
+        options = (
+            storage_options
+            if isinstance(storage_options, StorageOptions)
+            else StorageOptions.from_mapping(storage_options)
+        )
+        self._location = _Location(scheme, parts.netloc, options)
+        self.key = posixpath.normpath(parts.path.strip("/")) if parts.path.strip("/") else ""
+
+    @classmethod
+    def _at(cls, location: _Location, key: str) -> RemotePath:
+        path = cls.__new__(cls)
+        path._location = location
+        path.key = key
+        return path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RemotePath, (str(self), self._location.options))
+
+    # -- a path's arithmetic -----------------------------------------------------------------
+
+    def __truediv__(self, other: str) -> RemotePath:
+        joined = posixpath.normpath(posixpath.join(self.key, str(other)).strip("/"))
+        return RemotePath._at(self._location, "" if joined == "." else joined)
+
+    def joinpath(self, *others: str) -> RemotePath:
+        """Join path parts, as :meth:`pathlib.PurePath.joinpath`."""
+        path = self
+        for other in others:
+            path = path / other
+        return path
+
+    @property
+    def name(self) -> str:
+        """The last part of the path."""
+        return posixpath.basename(self.key)
+
+    @property
+    def suffix(self) -> str:
+        """The name's extension (``".vsr"``), or ``""``."""
+        return posixpath.splitext(self.name)[1]
+
+    @property
+    def stem(self) -> str:
+        """The name without its extension."""
+        return posixpath.splitext(self.name)[0]
+
+    @property
+    def parent(self) -> RemotePath:
+        """The enclosing directory."""
+        return RemotePath._at(self._location, posixpath.dirname(self.key))
+
+    @property
+    def parents(self) -> list[RemotePath]:
+        """The enclosing directories, nearest first."""
+        found, path = [], self
+        while path.key:
+            path = path.parent
+            found.append(path)
+        return found
+
+    @property
+    def url(self) -> str:
+        """The URL."""
+        return self._location.url(self.key)
+
+    @property
+    def options(self) -> StorageOptions:
+        """The storage options (secrets redacted in their repr)."""
+        return self._location.options
+
+    @property
+    def listable(self) -> bool:
+        """Whether the store can list a directory (object stores; not plain HTTP)."""
+        return self._location.listable
+
+    def __str__(self) -> str:
+        return self.url
+
+    def __repr__(self) -> str:
+        return f"RemotePath({self.url!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RemotePath) and (self._location, self.key) == (
+            other._location,
+            other.key,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._location, self.key))
+
+    def __lt__(self, other: RemotePath) -> bool:
+        return self.url < other.url
+
+    # -- the store -----------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Any:
+        """The obstore store this path's keys are in (shared per process and location)."""
+        return _store(self._location)
+
+    def _call(self, action: Callable[[], T]) -> T:
+        """Run a store request, turning obstore's errors into this package's."""
+        try:
+            return action()
+        except (NotFoundError, FileNotFoundError):
+            raise FileNotFoundError(f"{self.url}: no such object") from None
+        except (PermissionDeniedError, UnauthenticatedError, PermissionError) as error:
+            raise RemoteAccessError(
+                self.url,
+                "access denied: check the credentials (storage_options key/secret)",
+                self._location.options.redact(str(error)),
+            ) from None
+        except (BaseError, OSError, RuntimeError) as error:
+            text = self._location.options.redact(str(error))
+            if "NoSuchBucket" in text:
+                raise RemoteAccessError(
+                    self.url, f"the bucket {self._location.authority!r} does not exist", ""
+                ) from None
+            if "InvalidAccessKeyId" in text or "SignatureDoesNotMatch" in text or "403" in text:
+                raise RemoteAccessError(
+                    self.url,
+                    "access denied: check the credentials (storage_options key/secret)",
+                    text,
+                ) from None
+            raise RemoteAccessError(
+                self.url,
+                "cannot reach the store (check the URL and storage_options endpoint_url)",
+                text,
+            ) from None
+
+    def read_bytes(self) -> bytes:
+        """The object's bytes.
+
+        Raises
+        ------
+        FileNotFoundError
+            If there is no such object.
+        RemoteAccessError
+            If the store refuses or cannot be reached.
+        """
+        return self._call(lambda: bytes(obstore.get(self.store, self.key).bytes()))
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        """The object's text."""
+        return self.read_bytes().decode(encoding)
+
+    def write_bytes(self, data: bytes) -> int:
+        """Store ``data`` as this object (one PUT: readers see the old or the new object)."""
+        self._call(lambda: obstore.put(self.store, self.key, data))
+        return len(data)
+
+    def write_text(self, text: str, encoding: str = "utf-8") -> int:
+        """Store ``text`` as this object."""
+        return self.write_bytes(text.encode(encoding))
+
+    def upload(self, local: Any) -> None:
+        """Store a local file as this object (multipart for large files: complete or absent).
+
+        Parameters
+        ----------
+        local : pathlib.Path
+        """
+        self._call(lambda: obstore.put(self.store, self.key, local))
+
+    def unlink(self, missing_ok: bool = False) -> None:
+        """Delete the object."""
+        try:
+            self._call(lambda: obstore.delete(self.store, self.key))
+        except FileNotFoundError:
+            if not missing_ok:
+                raise
+
+    def is_file(self) -> bool:
+        """True if an object has this key."""
+        if not self.key:
+            return False
+        try:
+            self._call(lambda: obstore.head(self.store, self.key))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def is_dir(self) -> bool:
+        """True if objects lie under this prefix (over HTTP: if it holds a known document)."""
+        if self.listable:
+            listing = self._list()
+            return bool(listing["common_prefixes"] or listing["objects"])
+        return any((self / name).is_file() for name in _DIRECTORY_DOCUMENTS)
+
+    def exists(self) -> bool:
+        """True for an object or a directory."""
+        return self.is_file() or self.is_dir()
+
+    def _list(self) -> Any:
+        prefix = f"{self.key}/" if self.key else None
+        return self._call(lambda: obstore.list_with_delimiter(self.store, prefix))
+
+    def iterdir(self) -> Iterator[RemotePath]:
+        """The entries of a directory.
+
+        Raises
+        ------
+        ListingUnavailableError
+            Over plain HTTP, which cannot list.
+        """
+        if not self.listable:
+            raise ListingUnavailableError(self.url)
+        listing = self._list()
+        for prefix in listing["common_prefixes"]:
+            yield RemotePath._at(self._location, prefix.rstrip("/"))
+        for entry in listing["objects"]:
+            yield RemotePath._at(self._location, entry["path"])
+
+    def rglob_files(self) -> Iterator[RemotePath]:
+        """Every object under this prefix (object stores only)."""
+        if not self.listable:
+            raise ListingUnavailableError(self.url)
+        for batch in self._call(lambda: list(obstore.list(self.store, f"{self.key}/"))):
+            for entry in batch:
+                yield RemotePath._at(self._location, entry["path"])
+
+    def relative_to(self, other: RemotePath) -> str:
+        """This path's key relative to ``other``'s (a prefix of it)."""
+        if other._location != self._location or not self.key.startswith(other.key):
+            raise ValueError(f"{self.url} is not under {other.url}")
+        return self.key[len(other.key) :].lstrip("/")
+
+    def rglob(self, pattern: str) -> Iterator[RemotePath]:
+        """Objects under this prefix whose name matches ``pattern`` (object stores only)."""
+        return (path for path in self.rglob_files() if fnmatch.fnmatch(path.name, pattern))
+
+    def download(self, directory: Path) -> Path:
+        """Copy this object (or, for a directory, every object under it) into ``directory``.
+
+        Parameters
+        ----------
+        directory : pathlib.Path
+            An existing local directory.
+
+        Returns
+        -------
+        pathlib.Path
+            The local copy, named as this path.
+        """
+        target = directory / self.name
+        if self.is_file():
+            target.write_bytes(self.read_bytes())
+            return target
+        for remote in self.rglob_files():
+            local = target / remote.relative_to(self)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(remote.read_bytes())
+        return target
+
+    def zarr_store(self, *, read_only: bool = True) -> Any:
+        """A zarr ``ObjectStore`` over this path's store (arrays open at their key)."""
+        from zarr.storage import ObjectStore
+
+        return ObjectStore(self.store, read_only=read_only)
+
+
+#: Where a sample's files are: a local path, or a path in a remote store.
+Location = Path | RemotePath
+
+
+def relative_key(path: Location, root: Location) -> str:
+    """``path`` relative to ``root`` as a ``/``-separated string, local or remote.
+
+    Parameters
+    ----------
+    path, root : pathlib.Path or RemotePath
+        Of the same kind, ``root`` a prefix of ``path``.
+
+    Returns
+    -------
+    str
+    """
+    if isinstance(path, RemotePath) and isinstance(root, RemotePath):
+        return path.relative_to(root)
+    if isinstance(path, Path) and isinstance(root, Path):
+        return path.relative_to(root).as_posix()
+    raise TypeError(f"{path} and {root} are not of the same kind")
+
+
+def sample_path(
+    path: Any, storage_options: Mapping[str, Any] | StorageOptions | None = None
+) -> Location:
+    """A sample location as the store uses it: a local ``Path`` or a :class:`RemotePath`.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or RemotePath
+        A local path, ``file://...``, ``s3://bucket/...`` or ``http(s)://host/...``.
+    storage_options : mapping, optional
+        For remote URLs (:class:`~visor_xarray.zarr_io.storage_options.StorageOptions`).
+
+    Returns
+    -------
+    pathlib.Path or RemotePath
+
+    Raises
+    ------
+    ValueError
+        For ``storage_options`` with a local path, an unsupported URL scheme, or unknown
+        options.
+    """
+    if isinstance(path, RemotePath):
+        return path
+    if is_url(path) and not str(path).lower().startswith("file://"):
+        return RemotePath(str(path), storage_options)
+    if storage_options:
+        raise ValueError(
+            f"{path}: storage_options apply to remote samples (s3://, http(s)://), "
+            "not to a local path"
+        )
+    if is_url(path):
+        return Path(urlsplit(str(path)).path)
+    return Path(os.fspath(path))

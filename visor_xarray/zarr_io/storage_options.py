@@ -1,0 +1,243 @@
+"""``storage_options`` as xarray and fsspec users pass them, mapped to obstore's settings.
+
+A sample at a URL is read through obstore (zarr's ``ObjectStore``, which the zarrs codec
+pipeline accelerates). Users pass the options they know from s3fs and fsspec: ``key``,
+``secret``, ``token``, ``endpoint_url``, ``region``, ``anon`` and ``client_kwargs``
+(``endpoint_url``, ``region_name``). :class:`StorageOptions` keeps them, maps them to
+obstore's configuration, and keeps the secrets out of reprs and pickles: a pickled
+``StorageOptions`` (in a dask graph, or an attribute) carries a fingerprint of its
+secrets, which the receiving process finds in its registry
+(:func:`register_credentials`, :func:`share_credentials` for dask.distributed workers),
+and otherwise falls back on the ``AWS_*`` environment variables and files of that process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from obstore.store import ClientConfig, RetryConfig, S3Config
+
+__all__ = [
+    "SECRET_KEYS",
+    "StorageOptions",
+    "register_credentials",
+    "share_credentials",
+]
+
+#: Option names whose values are secrets (never shown, never pickled).
+SECRET_KEYS = ("key", "secret", "token")
+_PUBLIC_KEYS = ("endpoint_url", "region", "anon", "client_kwargs")
+_CLIENT_KWARGS = ("endpoint_url", "region_name")
+_OBSTORE_SECRETS = {
+    "key": "access_key_id",
+    "secret": "secret_access_key",
+    "token": "session_token",
+}
+
+_REGISTRY: dict[str, dict[str, str]] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def register_credentials(secrets: Mapping[str, str]) -> str:
+    """Keep ``secrets`` in this process under their fingerprint, which is returned.
+
+    Parameters
+    ----------
+    secrets : mapping
+        ``key``, ``secret`` and ``token`` values.
+
+    Returns
+    -------
+    str
+        The fingerprint (a hash; it reveals nothing of the secrets).
+    """
+    cleaned = {k: str(v) for k, v in secrets.items() if k in SECRET_KEYS and v is not None}
+    digest = hashlib.sha256(repr(sorted(cleaned.items())).encode()).hexdigest()[:24]
+    with _REGISTRY_LOCK:
+        _REGISTRY[digest] = cleaned
+    return digest
+
+
+def _registered(fingerprint: str) -> dict[str, str]:
+    with _REGISTRY_LOCK:
+        return dict(_REGISTRY.get(fingerprint, {}))
+
+
+@dataclass(frozen=True)
+class StorageOptions:
+    """Options of a remote store, secrets held apart (see the module documentation).
+
+    Build it with :meth:`from_mapping`.
+
+    Parameters
+    ----------
+    public : tuple of (str, object)
+        ``endpoint_url``, ``region``, ``anon`` (``client_kwargs`` folded in).
+    fingerprint : str
+        Fingerprint of the secrets in this process's registry ("" when none were given).
+    """
+
+    public: tuple[tuple[str, Any], ...] = ()
+    fingerprint: str = ""
+    _secrets: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any] | None) -> StorageOptions:
+        """Check and keep xarray/fsspec-style ``storage_options``.
+
+        Parameters
+        ----------
+        options : mapping or None
+            ``key``, ``secret``, ``token``, ``endpoint_url``, ``region``, ``anon``,
+            ``client_kwargs`` (``endpoint_url``, ``region_name``).
+
+        Returns
+        -------
+        StorageOptions
+
+        Raises
+        ------
+        ValueError
+            For an option that is not one of those, naming the valid ones.
+        """
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(SECRET_KEYS) - set(_PUBLIC_KEYS))
+        if unknown:
+            raise ValueError(
+                f"storage_options: unknown option(s) {unknown}; choose from "
+                f"{sorted((*SECRET_KEYS, *_PUBLIC_KEYS))}"
+            )
+        client = dict(options.pop("client_kwargs", None) or {})
+        strange = sorted(set(client) - set(_CLIENT_KWARGS))
+        if strange:
+            raise ValueError(
+                f"storage_options: client_kwargs {strange} are not supported; choose from "
+                f"{list(_CLIENT_KWARGS)}"
+            )
+        public: dict[str, Any] = {}
+        endpoint = options.get("endpoint_url") or client.get("endpoint_url")
+        region = options.get("region") or client.get("region_name")
+        if endpoint:
+            public["endpoint_url"] = str(endpoint)
+        if region:
+            public["region"] = str(region)
+        if options.get("anon"):
+            public["anon"] = True
+        secrets = {k: str(options[k]) for k in SECRET_KEYS if options.get(k) is not None}
+        fingerprint = register_credentials(secrets) if secrets else ""
+        return cls(tuple(sorted(public.items())), fingerprint, secrets)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # secrets stay in this process: the receiver looks the fingerprint up
+        return {"public": self.public, "fingerprint": self.fingerprint}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        object.__setattr__(self, "public", state["public"])
+        object.__setattr__(self, "fingerprint", state["fingerprint"])
+        object.__setattr__(self, "_secrets", _registered(state["fingerprint"]))
+
+    def __repr__(self) -> str:
+        shown = [f"{k}={v!r}" for k, v in self.public]
+        shown += [f"{k}='***'" for k in SECRET_KEYS if k in self._secrets]
+        return f"StorageOptions({', '.join(shown)})"
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        """The secrets known in this process (empty when the fingerprint is unknown here)."""
+        return dict(self._secrets)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret value replaced by ``***``.
+
+        Parameters
+        ----------
+        text : str
+
+        Returns
+        -------
+        str
+        """
+        for value in self._secrets.values():
+            if value:
+                text = text.replace(value, "***")
+        return text
+
+    def s3_config(self) -> S3Config:
+        """obstore ``S3Store`` configuration (credentials included when known here).
+
+        Returns
+        -------
+        dict
+        """
+        public = dict(self.public)
+        config: S3Config = {}
+        if "endpoint_url" in public:
+            config["endpoint"] = public["endpoint_url"]
+        if "region" in public:
+            config["region"] = public["region"]
+        elif "endpoint_url" in public:
+            config["region"] = "us-east-1"  # S3-compatible servers ignore it
+        if public.get("anon"):
+            config["skip_signature"] = True
+        for name, value in self._secrets.items():
+            config[_OBSTORE_SECRETS[name]] = value  # type: ignore[literal-required]
+        return config
+
+    def client_options(self, url_scheme: str) -> ClientConfig:
+        """obstore client options: plain HTTP allowed where the endpoint or URL uses it.
+
+        Parameters
+        ----------
+        url_scheme : str
+            Scheme of the sample's URL.
+
+        Returns
+        -------
+        dict
+        """
+        endpoint = str(dict(self.public).get("endpoint_url", ""))
+        plain = url_scheme == "http" or endpoint.startswith("http://")
+        return {"allow_http": plain, "connect_timeout": "10s"}
+
+    @staticmethod
+    def retry_config() -> RetryConfig:
+        """obstore retries: a few, so an unreachable endpoint fails within seconds.
+
+        Returns
+        -------
+        dict
+        """
+        return {
+            "max_retries": 2,
+            "retry_timeout": timedelta(seconds=10),
+            "backoff": {
+                "init_backoff": timedelta(milliseconds=100),
+                "max_backoff": timedelta(seconds=2),
+                "base": 2,
+            },
+        }
+
+
+def share_credentials(client: Any) -> None:
+    """Send the credentials known in this process to the workers of a dask client.
+
+    Graphs carry only a fingerprint of the credentials of the remote samples they read;
+    workers look it up in their registry, which this fills (once per worker, through
+    dask's own connection, present and future workers). Workers that read their
+    credentials from their environment (``AWS_*`` variables, ``~/.aws``) need no call.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    """
+    from visor_xarray.zarr_io.credentials_plugin import CredentialsPlugin
+
+    with _REGISTRY_LOCK:
+        secrets = [dict(s) for s in _REGISTRY.values()]
+    client.register_plugin(CredentialsPlugin(secrets), name=CredentialsPlugin.name)

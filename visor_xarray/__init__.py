@@ -25,9 +25,12 @@ from visor_xarray.errors import (
     InvalidArrayError,
     LegacyLayoutError,
     LegacyLayoutWarning,
+    ListingUnavailableError,
     MetadataError,
     NotAVsrError,
     ReadOnlyError,
+    RemoteAccessError,
+    RemoteUnsupportedError,
     TargetExistsError,
     UnknownImageError,
     UnknownLabelError,
@@ -45,6 +48,7 @@ from visor_xarray.store import VsrStore
 from visor_xarray.validate import Problem, validate
 from visor_xarray.write import WriteReport, add_levels
 from visor_xarray.zarr_io import WriteInProgressError, pipeline_name
+from visor_xarray.zarr_io.storage_options import share_credentials
 
 try:
     __version__ = version("visor-xarray")
@@ -60,10 +64,13 @@ __all__ = [
     "InvalidArrayError",
     "LegacyLayoutError",
     "LegacyLayoutWarning",
+    "ListingUnavailableError",
     "MetadataError",
     "NotAVsrError",
     "Problem",
     "ReadOnlyError",
+    "RemoteAccessError",
+    "RemoteUnsupportedError",
     "SampleSummary",
     "TargetExistsError",
     "Transform",
@@ -90,5 +97,6 @@ __all__ = [
     "open_image",
     "pipeline_name",
     "set_options",
+    "share_credentials",
     "validate",
 ]

@@ -12,11 +12,12 @@ atomically by the writer's arrays, so no file is ever left truncated.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from visor_xarray.convert.encoding import (
 )
 from visor_xarray.convert.files import batches, copy_files
 from visor_xarray.convert.plan import ImagePlan, plan_image, sample_files
+from visor_xarray.convert.remote_copy import copy_through_staging
 from visor_xarray.convert.report import CopyReport
 from visor_xarray.convert.selection import ImageSpec, LevelSpec, resolve_images
 from visor_xarray.errors import (
@@ -62,6 +64,7 @@ from visor_xarray.zarr_io import (
     read_write_marker,
     write_json_atomic,
 )
+from visor_xarray.zarr_io.remote_path import RemotePath, is_url, sample_path
 
 __all__ = ["CopyReport", "copy_sample"]
 
@@ -183,6 +186,7 @@ def copy_sample(
     compressors: Any = None,
     overwrite: bool = False,
     progress: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> CopyReport:
     """Copy a sample, or some of its images and levels, to a new ``.vsr`` directory.
 
@@ -197,9 +201,10 @@ def copy_sample(
     Parameters
     ----------
     src : str or os.PathLike
-        The source sample (either layout).
+        The source sample (either layout); a URL (``s3://...``) downloads it.
     dst : str or os.PathLike
-        The new sample (a path ending in ``.vsr``; parent directories are created).
+        The new sample (a path ending in ``.vsr``; parent directories are created); a URL
+        (``s3://...``) uploads the copy.
     images : str, (type, name) or iterable of them, optional
         Images to copy, as ``"TYPE/NAME"``, ``(type, name)``, or a name only one image type
         holds. Default: every image.
@@ -220,6 +225,10 @@ def copy_sample(
         Replace ``dst`` if it exists (it must be a sample, or a copy that did not finish).
     progress : bool, default False
         Show dask's progress bar on stderr.
+    storage_options : mapping, optional
+        For a remote end: ``key``, ``secret``, ``token``, ``endpoint_url``, ``region``,
+        ``anon``, ``client_kwargs`` (docs/remote.md). A copy with a remote end is staged
+        in a local directory (:mod:`visor_xarray.convert.remote_copy`).
 
     Returns
     -------
@@ -257,6 +266,25 @@ def copy_sample(
     >>> vx.copy_sample("S.vsr", "S_zstd3.vsr", levels=[0],              # doctest: +SKIP
     ...                compressors=zarr.codecs.BloscCodec(cname="zstd", clevel=3))
     """
+    # the options are those of the remote end(s)
+    source_place = sample_path(src, storage_options if is_url(src) else None)
+    target_place = sample_path(dst, storage_options if is_url(dst) else None)
+    if isinstance(source_place, RemotePath) or isinstance(target_place, RemotePath):
+        return copy_through_staging(
+            source_place,
+            target_place,
+            functools.partial(
+                copy_sample,
+                images=images,
+                levels=levels,
+                shard_shape=shard_shape,
+                chunk_shape=chunk_shape,
+                compressors=compressors,
+                overwrite=overwrite,
+                progress=progress,
+            ),
+            overwrite=overwrite,
+        )
     started = time.perf_counter()
     source, destination = Path(src), Path(dst)
     check_shape_spec(shard_shape, "shard_shape")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from visor_xarray.zarr_io.remote_path import Location
 
 __all__ = ["CopyReport"]
 
@@ -14,8 +15,8 @@ class CopyReport:
 
     Parameters
     ----------
-    source, path : pathlib.Path
-        The source sample and the copy.
+    source, path : pathlib.Path or RemotePath
+        The source sample and the copy (remote ends as their URLs' paths).
     images : tuple of str
         The images copied, as ``TYPE/NAME``.
     converted : tuple of str
@@ -35,8 +36,8 @@ class CopyReport:
         Remarks (e.g. a Zarr v2 compressor with no Zarr v3 equivalent).
     """
 
-    source: Path
-    path: Path
+    source: Location
+    path: Location
     images: tuple[str, ...]
     converted: tuple[str, ...]
     levels_copied: int

@@ -56,6 +56,7 @@ def open_sample_dir(path: Location, mode: str, *, warn_legacy: bool) -> bool:
         legacy = path.listable and bool(layout.scan_legacy_images(path))
         if legacy and warn_legacy:
             _warn_legacy(path)
+        _warn_if_incomplete(path)
         return legacy
     if not path.exists():
         if mode != "a":

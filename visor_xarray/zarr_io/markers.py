@@ -32,6 +32,7 @@ __all__ = [
     "give_up_write",
     "image_write",
     "marker_is_stale",
+    "new_marker",
     "process_start",
     "read_write_marker",
     "remove_scratch",
@@ -241,6 +242,34 @@ def remove_scratch(image: Path) -> None:
         shutil.rmtree(entry, ignore_errors=True)
 
 
+def new_marker(operation: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The in-progress marker of a new write by this process (state ``"writing"``).
+
+    Parameters
+    ----------
+    operation : str
+        What is written, for messages.
+    details : dict, optional
+        JSON-serialisable facts to record.
+
+    Returns
+    -------
+    dict
+        ``operation``, ``state``, ``pid``, ``pid_start``, ``host``, ``started``, ``token``
+        and the details.
+    """
+    return {
+        "operation": operation,
+        "state": "writing",
+        "pid": os.getpid(),
+        "pid_start": process_start(os.getpid()),
+        "host": socket.gethostname(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "token": uuid.uuid4().hex,
+        **(details or {}),
+    }
+
+
 @contextlib.contextmanager
 def image_write(
     image: Path,
@@ -282,17 +311,8 @@ def image_write(
     WriteInProgressError
         If a live writer holds the marker.
     """
-    token = uuid.uuid4().hex
-    marker: dict[str, Any] = {
-        "operation": operation,
-        "state": "writing",
-        "pid": os.getpid(),
-        "pid_start": process_start(os.getpid()),
-        "host": socket.gethostname(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "token": token,
-        **(details or {}),
-    }
+    marker = new_marker(operation, details)
+    token = marker["token"]
     file = image / WRITE_MARKER
     with sample_lock(root):
         if precheck is not None:

@@ -237,6 +237,16 @@ class RemotePath:
         """The obstore store this path's keys are in (shared per process and location)."""
         return _store(self._location)
 
+    def _denied(self) -> str:
+        options = self._location.options
+        if options.fingerprint and not options.secrets:
+            return (
+                "access denied: the credentials this sample was opened with did not reach "
+                "this process (a dask worker?); call visor_xarray.share_credentials(client), "
+                "or give the workers AWS_* environment variables"
+            )
+        return "access denied: check the credentials (storage_options key/secret)"
+
     def _call(self, action: Callable[[], T]) -> T:
         """Run a store request, turning obstore's errors into this package's."""
         try:
@@ -246,7 +256,7 @@ class RemotePath:
         except (PermissionDeniedError, UnauthenticatedError, PermissionError) as error:
             raise RemoteAccessError(
                 self.url,
-                "access denied: check the credentials (storage_options key/secret)",
+                self._denied(),
                 self._location.options.redact(str(error)),
             ) from None
         except (BaseError, OSError, RuntimeError) as error:
@@ -258,7 +268,7 @@ class RemotePath:
             if "InvalidAccessKeyId" in text or "SignatureDoesNotMatch" in text or "403" in text:
                 raise RemoteAccessError(
                     self.url,
-                    "access denied: check the credentials (storage_options key/secret)",
+                    self._denied(),
                     text,
                 ) from None
             raise RemoteAccessError(
@@ -383,13 +393,38 @@ class RemotePath:
         """
         target = directory / self.name
         if self.is_file():
-            target.write_bytes(self.read_bytes())
+            self.download_file(target)
             return target
         for remote in self.rglob_files():
-            local = target / remote.relative_to(self)
-            local.parent.mkdir(parents=True, exist_ok=True)
-            local.write_bytes(remote.read_bytes())
+            remote.download_file(target / remote.relative_to(self))
         return target
+
+    def download_file(self, target: Path) -> int:
+        """Stream this object into the local file ``target`` (parents created).
+
+        Memory stays at a few MiB whatever the object's size.
+
+        Parameters
+        ----------
+        target : pathlib.Path
+
+        Returns
+        -------
+        int
+            Bytes written.
+        """
+        target.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
+
+        def fetch() -> None:
+            nonlocal written
+            result = obstore.get(self.store, self.key)
+            with target.open("wb") as stream:
+                for piece in result.stream(min_chunk_size=8 * 2**20):
+                    written += stream.write(piece)
+
+        self._call(fetch)
+        return written
 
     def zarr_store(self, *, read_only: bool = True) -> Any:
         """A zarr ``ObjectStore`` over this path's store (arrays open at their key)."""

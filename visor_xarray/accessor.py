@@ -7,6 +7,7 @@ each call and never mutates the object.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,12 @@ from visor_xarray.backend.build import DATA_VARIABLE
 from visor_xarray.backend.label_index import label_indexed
 from visor_xarray.compute import compute_in_place
 from visor_xarray.coords import level_spacing
-from visor_xarray.errors import InvalidArrayError, MetadataError, UnknownLabelError
+from visor_xarray.errors import (
+    InvalidArrayError,
+    MetadataError,
+    RemoteUnsupportedError,
+    UnknownLabelError,
+)
 from visor_xarray.quicklook import mip, picture_pixels, write_png
 from visor_xarray.resample import resample_dataarray, stitch_stacks
 from visor_xarray.schema import ImageAttrs, parse_image_attrs
@@ -29,6 +35,8 @@ from visor_xarray.store import SOURCE_ENCODING
 from visor_xarray.units import quantity
 from visor_xarray.write import WriteReport, write_dataarray, write_region
 from visor_xarray.write.pyramid import downsample, level_factors
+from visor_xarray.write.remote import write_to_remote
+from visor_xarray.zarr_io.remote_path import RemotePath, is_url, sample_path
 
 __all__ = ["VisorDataArrayAccessor", "VisorDataTreeAccessor", "VisorDatasetAccessor"]
 
@@ -300,6 +308,7 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         progress: bool = False,
         region: Mapping[str, slice] | None = None,
         method: str = "mean",
+        storage_options: Mapping[str, Any] | None = None,
     ) -> WriteReport:
         """Write this DataArray as a ``.vsr`` image (sharded, through zarrs), with a pyramid.
 
@@ -312,7 +321,8 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         Parameters
         ----------
         path : str or os.PathLike
-            The ``.vsr`` sample (created if missing).
+            The ``.vsr`` sample (created if missing); a URL (``s3://bucket/S.vsr``)
+            writes to object storage (:mod:`visor_xarray.write.remote`).
         image_type : str
             ``"raw"``, ``"recon"``, ...
         name : str
@@ -346,6 +356,9 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
             of their untouched chunks copied unchanged (no decode, no re-encode).
         method : {"mean", "max", "min"}, default "mean"
             Downsampling of the pyramid.
+        storage_options : mapping, optional
+            For a URL: ``key``, ``secret``, ``token``, ``endpoint_url``, ``region``,
+            ``anon``, ``client_kwargs`` (docs/remote.md).
 
         Returns
         -------
@@ -363,18 +376,20 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
             For an unsupported dtype, a bad chunk/shard shape, or region data of the wrong
             shape.
         """
+        target = sample_path(path, storage_options if is_url(path) else None)
         if region is not None:
             if mode not in ("r+", "a"):
                 raise ValueError(f"region writes need mode='r+' or 'a', got {mode!r}")
+            if isinstance(target, RemotePath):
+                raise RemoteUnsupportedError(target, "write a region")
             return write_region(
-                self._obj, path, image_type=image_type, name=name, region=region, method=method
+                self._obj, target, image_type=image_type, name=name, region=region, method=method
             )
-        return write_dataarray(
+        write = functools.partial(
+            write_dataarray,
             self._obj,
-            path,
             image_type=image_type,
             name=name,
-            mode=mode,
             levels=levels,
             shard_shape=shard_shape,
             chunk_shape=chunk_shape,
@@ -383,6 +398,11 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
             progress=progress,
             method=method,
         )
+        if isinstance(target, RemotePath):
+            return write_to_remote(
+                target, image_type, name, mode, lambda local: write(local, mode="w")
+            )
+        return write(target, mode=mode)
 
     def pyramid(
         self,

@@ -7,7 +7,8 @@ the peak memory the write was planned under (:mod:`visor_xarray.write.memory`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from visor_xarray.zarr_io.remote_path import Location
 
 __all__ = ["BATCH_FACTOR", "COMPUTED_OVERHEAD", "TASK_OVERHEAD", "LevelReport", "WriteReport"]
 
@@ -63,7 +64,7 @@ class WriteReport:
         Remarks about the write.
     """
 
-    path: Path
+    path: Location
     image_type: str
     name: str
     levels: tuple[LevelReport, ...]

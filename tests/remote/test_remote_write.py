@@ -1,0 +1,84 @@
+"""``to_vsr`` into samples on a loopback S3 server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import visor_xarray as vx
+from visor_xarray.errors import ReadOnlyError, RemoteUnsupportedError, TargetExistsError
+from visor_xarray.testing import make_sample
+from visor_xarray.zarr_io.markers import WRITE_MARKER
+from visor_xarray.zarr_io.remote_path import RemotePath
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> xr.DataArray:
+    sample = make_sample(tmp_path / "S.vsr", shape=(24, 40, 48))
+    return xr.open_dataset(sample, engine="visor", chunks={})["image"]
+
+
+def test_to_vsr_writes_a_remote_sample_that_reads_back(
+    image: xr.DataArray, s3_bucket: str, s3_options: dict[str, Any]
+) -> None:
+    url = f"s3://{s3_bucket}/new/OUT.vsr"
+    report = image.visor.to_vsr(
+        url, image_type="raw", name="slice_1_10x", levels=2, storage_options=s3_options
+    )
+    assert str(report.path) == url
+    assert [level.path for level in report.levels] == ["0", "1"]
+    back = xr.open_dataset(url, engine="visor", name="slice_1_10x", storage_options=s3_options)
+    np.testing.assert_array_equal(back["image"].values, image.values)
+    xr.testing.assert_equal(back["image"].drop_attrs(), image.compute().drop_attrs())
+    level1 = xr.open_dataset(
+        url, engine="visor", name="slice_1_10x", resolution=1, storage_options=s3_options
+    )
+    assert level1["image"].shape[-1] == image.shape[-1] // 2
+    remote = RemotePath(url, s3_options)
+    assert not (remote / "visor_raw_images" / "slice_1_10x.zarr" / WRITE_MARKER).is_file()
+    summary = vx.info(url, storage_options=s3_options)
+    assert summary.image_types == ("raw",)
+
+
+def test_a_second_image_joins_the_selection_and_w_minus_refuses(
+    image: xr.DataArray, s3_bucket: str, s3_options: dict[str, Any]
+) -> None:
+    url = f"s3://{s3_bucket}/OUT.vsr"
+    image.visor.to_vsr(url, image_type="raw", name="slice_1_10x", storage_options=s3_options)
+    image.visor.to_vsr(url, image_type="raw", name="slice_2_10x", storage_options=s3_options)
+    selected = json.loads(
+        RemotePath(url, s3_options).joinpath("visor_raw_images", "selected.json").read_text()
+    )
+    assert [entry["name"] for entry in selected] == ["slice_1_10x", "slice_2_10x"]
+    with pytest.raises(TargetExistsError, match="slice_1_10x"):
+        image.visor.to_vsr(url, image_type="raw", name="slice_1_10x", storage_options=s3_options)
+    doubled = image * 2
+    doubled.attrs = image.attrs
+    doubled.visor.to_vsr(
+        url, image_type="raw", name="slice_1_10x", mode="w", storage_options=s3_options
+    )
+    back = xr.open_dataset(url, engine="visor", name="slice_1_10x", storage_options=s3_options)
+    np.testing.assert_array_equal(back["image"].values, (image * 2).values)
+
+
+def test_remote_region_writes_and_in_place_changes_are_refused(
+    image: xr.DataArray, s3_bucket: str, s3_options: dict[str, Any]
+) -> None:
+    url = f"s3://{s3_bucket}/OUT.vsr"
+    image.visor.to_vsr(url, image_type="raw", name="slice_1_10x", storage_options=s3_options)
+    with pytest.raises(RemoteUnsupportedError, match="region"):
+        image.isel(z=slice(0, 8)).visor.to_vsr(
+            url,
+            image_type="raw",
+            name="slice_1_10x",
+            mode="r+",
+            region={"z": slice(0, 8)},
+            storage_options=s3_options,
+        )
+    with pytest.raises(ReadOnlyError, match=url):
+        vx.add_levels(url, image_type="raw", name="slice_1_10x", levels=2)  # type: ignore[arg-type]

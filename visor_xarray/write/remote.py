@@ -1,0 +1,95 @@
+"""Writing an image into a sample on object storage (``to_vsr("s3://...")``).
+
+The image is written into a local staging sample with the sample's current documents
+(``info.json``, ``selected.json``), so that it gets the same metadata and selection as a
+local write, then uploaded: the image's objects with
+:func:`~visor_xarray.zarr_io.remote_transfer.upload_tree` (its marker first, shards
+before the metadata that lists them), then ``selected.json`` and, for a new sample,
+``info.json``. Memory is bounded as for a local write; the staging directory needs the
+disk space of the image (compressed) and is removed whatever happens.
+
+Object stores have no locks: two writers of the same sample at once may lose one's entry
+in ``selected.json`` (each image's own objects are safe). Region writes into a remote
+image are not supported: write the region locally and copy the sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from visor_xarray import layout
+from visor_xarray.errors import NotAVsrError, TargetExistsError
+from visor_xarray.write.report import WriteReport
+from visor_xarray.zarr_io.remote_path import RemotePath
+from visor_xarray.zarr_io.remote_transfer import upload_tree
+
+__all__ = ["write_to_remote"]
+
+_DOCUMENTS = ("info.json", "visor_raw_images/selected.json")
+
+
+def write_to_remote(
+    target: RemotePath,
+    image_type: str,
+    name: str,
+    mode: str,
+    write_local: Callable[[Path], WriteReport],
+) -> WriteReport:
+    """Write an image into the remote sample ``target`` through a local staging sample.
+
+    Parameters
+    ----------
+    target : RemotePath
+        The remote ``.vsr`` sample (created if missing).
+    image_type, name : str
+        The image.
+    mode : {"w-", "w", "a"}
+        As for ``to_vsr``: ``"w-"`` refuses an existing image (nothing is touched).
+    write_local : callable
+        ``write_local(local_sample)`` writes the image into the staging sample.
+
+    Returns
+    -------
+    WriteReport
+        With ``target`` as its path and the time of the whole write.
+
+    Raises
+    ------
+    NotAVsrError
+        If ``target`` does not end in ``.vsr``.
+    TargetExistsError
+        With ``mode="w-"`` when the image exists.
+    """
+    started = time.perf_counter()
+    if target.suffix != ".vsr":
+        raise NotAVsrError(target, "not a .vsr sample (the directory name must end in .vsr)")
+    image = layout.image_dir(target, image_type, name)
+    exists = layout.is_image_dir(image)
+    if exists and mode == "w-":
+        raise TargetExistsError(
+            image, "image", "mode='w-' refuses to replace it; use mode='w' to overwrite it"
+        )
+    with tempfile.TemporaryDirectory(prefix="visor-staging-") as scratch:
+        local = Path(scratch) / target.name
+        present = {}
+        for document in _DOCUMENTS:
+            remote = target / document
+            present[document] = remote.is_file()
+            if present[document]:
+                remote.download_file(local / document)
+        report = write_local(local)
+        upload_tree(
+            layout.image_dir(local, image_type, name),
+            image,
+            operation="write",
+            overwrite=True,
+        )
+        for document in _DOCUMENTS:
+            changed = document.endswith("selected.json") and image_type == layout.RAW
+            if (local / document).is_file() and (changed or not present[document]):
+                (target / document).upload(local / document)
+    return dataclasses.replace(report, path=target, seconds=time.perf_counter() - started)

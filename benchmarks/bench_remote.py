@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import importlib.metadata
 import os
 import re
 import shutil
@@ -57,3 +58,908 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 import zarr
+from _common import (
+    Contender,
+    RawSample,
+    environment_lines,
+    format_bytes,
+    gb_per_s,
+    load_line,
+    make_raw_sample,
+    markdown_table,
+    paired_ratio,
+    run_interleaved,
+    stored_bytes,
+    summarise,
+    warm_page_cache,
+    work_directory,
+)
+from zarr.storage import LocalStore
+
+MIB = 2**20
+MB = 10**6  # transfer rates are reported in decimal MB/s
+
+KEY, SECRET = "visor-bench-key", "visor-bench-secret-0123456789"
+REGION = "us-east-1"
+BUCKET = "visor-bench"
+PREFIX = "samples/bench.vsr"
+
+ZARRS = "zarrs.ZarrsCodecPipeline"
+DEFAULT = "zarr.core.codec_pipeline.BatchedCodecPipeline"
+
+ENGINE_S3 = "engine, S3 `chunks={}` + `.values`"
+ZARRS_S3 = "zarr-python + zarrs pipeline, S3 `[:]`"
+DEFAULT_S3 = "zarr-python default pipeline, S3 `[:]`"
+ENGINE_LOCAL = "engine, local `chunks={}` + `.values`"
+
+ROI_S3 = "engine, S3: `.isel(roi).values`"
+ROI_LOCAL = "engine, local: `.isel(roi).values`"
+OPEN_ROI_S3 = "engine, S3: `open_dataset` + `.isel(roi).values`"
+OPEN_ROI_LOCAL = "engine, local: `open_dataset` + `.isel(roi).values`"
+
+PUT_BASELINE = "`obstore.put` of every file (baseline)"
+COPY_UP = "`copy_sample(local, 's3://...')`"
+GET_BASELINE = "`obstore.get` of every object (baseline)"
+COPY_DOWN = "`copy_sample('s3://...', local)`"
+
+ROI_EDGE = 32
+
+
+# --------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def moto_server(log_path: Path) -> Iterator[str]:
+    """Run moto's S3-protocol server on loopback, its output to ``log_path``; yield its URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"moto server exited with {process.returncode}: "
+                        + log_path.read_text(errors="replace")[-500:]
+                    ) from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"moto server did not listen on port {port}") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class RequestLog:
+    """The requests moto's server logged (werkzeug's access log: one line per request)."""
+
+    _REQUEST = re.compile(rb'"(?:\x1b\[[0-9;]*m)*(GET|HEAD|PUT|POST|DELETE) /')
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.available = True
+
+    def mark(self) -> int:
+        return self.path.stat().st_size
+
+    def since(self, mark: int, settle: float = 0.3) -> collections.Counter[str] | None:
+        """Requests logged after ``mark`` (None if the server does not log requests)."""
+        if not self.available:
+            return None
+        time.sleep(settle)  # the server logs a request after answering it
+        with open(self.path, "rb") as stream:
+            stream.seek(mark)
+            data = stream.read()
+        return collections.Counter(m.decode() for m in self._REQUEST.findall(data))
+
+
+def format_requests(counts: collections.Counter[str] | None) -> str:
+    if counts is None:
+        return "n/a"
+    return ", ".join(f"{n} {method}" for method, n in sorted(counts.items())) or "0"
+
+
+def storage_options(endpoint: str) -> dict[str, Any]:
+    """``storage_options`` for the loopback server, as a user passes them."""
+    return {"key": KEY, "secret": SECRET, "endpoint_url": endpoint}
+
+
+def s3_store(endpoint: str) -> Any:
+    """An obstore ``S3Store`` on the benchmark bucket (for uploads and the zarr contenders)."""
+    from obstore.store import S3Store
+
+    config = {
+        "endpoint": endpoint,
+        "access_key_id": KEY,
+        "secret_access_key": SECRET,
+        "region": REGION,
+    }
+    return S3Store(BUCKET, config=config, client_options={"allow_http": True})
+
+
+def create_bucket(endpoint: str) -> None:
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        region_name=REGION,
+    )
+    client.create_bucket(Bucket=BUCKET)
+
+
+def local_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def put_tree(store: Any, local: Path, prefix: str) -> int:
+    """``obstore.put`` every file under ``local`` at ``prefix/...``; bytes sent."""
+    import obstore
+
+    total = 0
+    for file in local_files(local):
+        data = file.read_bytes()
+        obstore.put(store, f"{prefix}/{file.relative_to(local).as_posix()}", data)
+        total += len(data)
+    return total
+
+
+def get_tree(store: Any, prefix: str, local: Path) -> int:
+    """``obstore.get`` every object under ``prefix/`` into ``local``; bytes received."""
+    import obstore
+
+    total = 0
+    for batch in obstore.list(store, prefix=f"{prefix}/"):
+        for meta in batch:
+            data = obstore.get(store, meta["path"]).bytes()
+            target = local / meta["path"][len(prefix) + 1 :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            total += len(data)
+    return total
+
+
+def remote_sizes(store: Any, prefix: str) -> dict[str, int]:
+    """``{key relative to prefix: size}`` of the objects under ``prefix/``."""
+    import obstore
+
+    return {
+        meta["path"][len(prefix) + 1 :]: int(meta["size"])
+        for batch in obstore.list(store, prefix=f"{prefix}/")
+        for meta in batch
+    }
+
+
+def delete_prefix(store: Any, prefix: str) -> None:
+    import obstore
+
+    keys = [f"{prefix}/{key}" for key in remote_sizes(store, prefix)]
+    if keys:
+        obstore.delete(store, keys)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def pipeline_of(array: zarr.Array) -> str:  # type: ignore[type-arg]
+    cls = type(array.async_array.codec_pipeline)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def open_level(store: Any, path: str, pipeline: str) -> zarr.Array:  # type: ignore[type-arg]
+    """The level array at ``path`` of a zarr store, read through ``pipeline``."""
+    with zarr.config.set({"codec_pipeline.path": pipeline}):
+        array = zarr.open_array(store=store, path=path, mode="r")
+    if pipeline_of(array) != pipeline:
+        raise RuntimeError(f"asked for {pipeline}, zarr built {pipeline_of(array)}")
+    return array
+
+
+def equal_once(reference: np.ndarray, name: str) -> Callable[[Any], None]:
+    """Compare the first result with ``reference`` (later ones are the same read)."""
+    done = False
+
+    def check(result: Any) -> None:
+        nonlocal done
+        if done:
+            return
+        data = np.asarray(getattr(result, "values", result))
+        if data.shape != reference.shape or data.dtype != reference.dtype:
+            raise AssertionError(f"{name}: got {data.shape} {data.dtype}")
+        if not np.array_equal(data, reference):
+            raise AssertionError(f"{name}: data differ from the local zarr read")
+        done = True
+
+    return check
+
+
+def counted(
+    contender: Contender, log: RequestLog, requests: dict[str, collections.Counter[str] | None]
+) -> Contender:
+    """Count the server requests of the contender's first call (untimed, after it)."""
+    setup, check = contender.setup, contender.check
+    marks: list[int] = []
+
+    def counting_setup() -> Callable[[], Any]:
+        fn = setup()
+        if contender.name not in requests:
+            marks.append(log.mark())
+        return fn
+
+    def counting_check(result: Any) -> None:
+        if marks:
+            requests[contender.name] = log.since(marks.pop())
+        if check is not None:
+            check(result)
+
+    contender.setup, contender.check = counting_setup, counting_check
+    return contender
+
+
+# --------------------------------------------------------------------------- contenders
+
+
+def full_read_contenders(
+    sample: RawSample,
+    url: str,
+    options: dict[str, Any],
+    store: Any,
+    level_key: str,
+    reference: np.ndarray,
+) -> list[Contender]:
+    import xarray as xr
+    from zarr.storage import ObjectStore
+
+    def engine(path: Any, **extra: Any) -> Callable[[], Callable[[], Any]]:
+        def setup() -> Callable[[], Any]:
+            # opened afresh each run (untimed): no cached values, no cached shard index
+            ds = xr.open_dataset(
+                path, engine="visor", name=sample.name, resolution=0, chunks={}, **extra
+            )
+            used = ds["image"].encoding.get("codec_pipeline")
+            if used != "ZarrsCodecPipeline":
+                raise RuntimeError(f"the engine reads through {used}, not ZarrsCodecPipeline")
+            return lambda: ds["image"].values
+
+        return setup
+
+    def direct(pipeline: str) -> Callable[[], Callable[[], Any]]:
+        def setup() -> Callable[[], Any]:
+            array = open_level(ObjectStore(store, read_only=True), level_key, pipeline)
+            return lambda: array[:]
+
+        return setup
+
+    contenders = [
+        Contender(
+            ENGINE_S3,
+            engine(url, storage_options=options),
+            note="fresh `open_dataset` per run (untimed); dask threaded scheduler",
+        ),
+        Contender(
+            ZARRS_S3,
+            direct(ZARRS),
+            note="`zarr.open_array(ObjectStore(S3Store))` per run (untimed)",
+        ),
+        Contender(DEFAULT_S3, direct(DEFAULT), note="same store, `BatchedCodecPipeline`"),
+        Contender(ENGINE_LOCAL, engine(sample.path), note="page cache warm"),
+    ]
+    for contender in contenders:
+        contender.check = equal_once(reference, contender.name)
+    return contenders
+
+
+def roi_selection(sample: RawSample) -> dict[str, Any]:
+    """A 32^3 region of stack 0, channel 0 inside one 64^3 inner chunk (z, y, x)."""
+    depth = sample.shape[2]
+    dz = min(ROI_EDGE, depth)
+    z0 = max(0, min(16, depth - dz))
+    return {
+        "vs": 0,
+        "ch": 0,
+        "z": slice(z0, z0 + dz),
+        "y": slice(70, 70 + ROI_EDGE),
+        "x": slice(264, 264 + ROI_EDGE),
+    }
+
+
+def roi_contenders(
+    sample: RawSample, url: str, options: dict[str, Any], reference: np.ndarray
+) -> list[Contender]:
+    import xarray as xr
+
+    selection = roi_selection(sample)
+
+    def open_image(path: Any, extra: dict[str, Any]) -> Any:
+        return xr.open_dataset(
+            path, engine="visor", name=sample.name, resolution=0, chunks={}, **extra
+        )["image"]
+
+    def read_only(path: Any, **extra: Any) -> Callable[[], Callable[[], Any]]:
+        def setup() -> Callable[[], Any]:
+            image = open_image(path, extra)  # fresh, untimed
+            return lambda: image.isel(selection).values
+
+        return setup
+
+    def open_and_read(path: Any, **extra: Any) -> Callable[[], Callable[[], Any]]:
+        return lambda: lambda: open_image(path, extra).isel(selection).values
+
+    contenders = [
+        Contender(ROI_S3, read_only(url, storage_options=options), note="fresh open, untimed"),
+        Contender(ROI_LOCAL, read_only(sample.path), note="fresh open, untimed"),
+        Contender(OPEN_ROI_S3, open_and_read(url, storage_options=options), note="both timed"),
+        Contender(OPEN_ROI_LOCAL, open_and_read(sample.path), note="both timed"),
+    ]
+    for contender in contenders:
+        contender.check = equal_once(reference, contender.name)
+    return contenders
+
+
+# --------------------------------------------------------------------------- transfers
+
+
+class Transfer:
+    """One way of moving the whole sample between the local disk and the bucket.
+
+    ``start(r)`` prepares round ``r`` (untimed) and returns the call to time;
+    ``finish(r)`` checks what arrived (untimed), removes it, and returns its stored bytes.
+    With ``guarded``, an error meaning "a remote end is not supported" marks the transfer
+    NOT AVAILABLE instead of FAILED.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        start: Callable[[int], Callable[[], Any]],
+        finish: Callable[[int], int],
+        *,
+        guarded: bool = False,
+    ) -> None:
+        self.name = name
+        self.start = start
+        self.finish = finish
+        self.guarded = guarded
+        self.times: list[float] = []
+        self.found: list[int] = []
+        self.requests: collections.Counter[str] | None = None
+        self.error: str | None = None
+        self.unavailable = False
+
+
+def unsupported_errors() -> tuple[type[BaseException], ...]:
+    """Errors meaning that ``copy_sample`` does not take a URL (yet)."""
+    errors: tuple[type[BaseException], ...] = (TypeError, NotImplementedError)
+    try:
+        from visor_xarray.errors import RemoteUnsupportedError
+    except ImportError:
+        return errors
+    return (*errors, RemoteUnsupportedError)
+
+
+def transfers(
+    sample: RawSample,
+    workdir: Path,
+    url: str,
+    options: dict[str, Any],
+    store: Any,
+    reference: np.ndarray,
+    checks: list[str],
+) -> list[Transfer]:
+    """Uploads and downloads of the whole sample: ``copy_sample`` and plain obstore calls."""
+    from zarr.storage import ObjectStore
+
+    import visor_xarray as vx
+
+    level_rel = sample.level_dir.relative_to(sample.path).as_posix()
+    source = {
+        p.relative_to(sample.path).as_posix(): p.stat().st_size for p in local_files(sample.path)
+    }
+    checked: set[str] = set()
+
+    def verify(name: str, found: dict[str, int], level_store: Any, level_path: str) -> None:
+        """Compare the level's files and data with the source, once per transfer."""
+        if name in checked:
+            return
+        checked.add(name)
+        level_files = {k: v for k, v in source.items() if k.startswith(f"{level_rel}/")}
+        same_sizes = all(found.get(k) == v for k, v in level_files.items())
+        try:
+            data = open_level(level_store, level_path, DEFAULT)[:]
+            same_data = bool(np.array_equal(data, reference))
+        except Exception as error:  # report it, do not end the benchmark
+            same_data = False
+            checks.append(f"{name}: level 0 unreadable at the destination ({error})")
+        missing = sorted(set(source) - set(found))
+        checks.append(
+            f"{name}: {len(found)} files arrived ({len(source)} in the source"
+            + (f"; missing {missing}" if missing else "")
+            + f"); level 0 files of the same sizes: {same_sizes}; level 0 data equal: "
+            f"{same_data}"
+        )
+
+    def upload_finish(prefix: Callable[[int], str], name: str) -> Callable[[int], int]:
+        def finish(r: int) -> int:
+            found = remote_sizes(store, prefix(r))
+            verify(name, found, ObjectStore(store, read_only=True), f"{prefix(r)}/{level_rel}")
+            delete_prefix(store, prefix(r))
+            return sum(found.values())
+
+        return finish
+
+    def download_finish(target: Callable[[int], Path], name: str) -> Callable[[int], int]:
+        def finish(r: int) -> int:
+            root = target(r)
+            found = {p.relative_to(root).as_posix(): p.stat().st_size for p in local_files(root)}
+            verify(name, found, LocalStore(root, read_only=True), level_rel)
+            shutil.rmtree(root)
+            return sum(found.values())
+
+        return finish
+
+    def put_prefix(r: int) -> str:
+        return f"transfers/put-{r}.vsr"
+
+    def copy_prefix(r: int) -> str:
+        return f"transfers/copy-{r}.vsr"
+
+    def get_dir(r: int) -> Path:
+        return workdir / f"get-{r}.vsr"
+
+    def copy_dir(r: int) -> Path:
+        return workdir / f"copy-{r}.vsr"
+
+    def put_start(r: int) -> Callable[[], Any]:
+        return lambda: put_tree(store, sample.path, put_prefix(r))
+
+    def copy_up_start(r: int) -> Callable[[], Any]:
+        destination = f"s3://{BUCKET}/{copy_prefix(r)}"
+        return lambda: vx.copy_sample(sample.path, destination, storage_options=options)
+
+    def get_start(r: int) -> Callable[[], Any]:
+        shutil.rmtree(get_dir(r), ignore_errors=True)
+        return lambda: get_tree(store, PREFIX, get_dir(r))
+
+    def copy_down_start(r: int) -> Callable[[], Any]:
+        shutil.rmtree(copy_dir(r), ignore_errors=True)
+        return lambda: vx.copy_sample(url, copy_dir(r), storage_options=options)
+
+    return [
+        Transfer(PUT_BASELINE, put_start, upload_finish(put_prefix, PUT_BASELINE)),
+        Transfer(COPY_UP, copy_up_start, upload_finish(copy_prefix, COPY_UP), guarded=True),
+        Transfer(GET_BASELINE, get_start, download_finish(get_dir, GET_BASELINE)),
+        Transfer(COPY_DOWN, copy_down_start, download_finish(copy_dir, COPY_DOWN), guarded=True),
+    ]
+
+
+def run_transfers(jobs: list[Transfer], repeats: int, log: RequestLog) -> None:
+    """Time every transfer ``repeats`` times, round-robin (no warm-up: each one is long)."""
+    unsupported = unsupported_errors()
+    for r in range(repeats):
+        shift = r % len(jobs)
+        for job in jobs[shift:] + jobs[:shift]:
+            if job.error is not None:
+                continue
+            try:
+                fn = job.start(r)
+                mark = log.mark()
+                start = time.perf_counter()
+                fn()
+                elapsed = time.perf_counter() - start
+            except Exception as error:  # a transfer failing must not end the benchmark
+                job.error = f"{type(error).__name__}: {error}"
+                job.unavailable = job.guarded and isinstance(error, unsupported)
+                verdict = "NOT AVAILABLE" if job.unavailable else "FAILED"
+                print(f"  ! {job.name}: {verdict} ({job.error})", file=sys.stderr)
+                with contextlib.suppress(Exception):
+                    job.finish(r)  # remove what a failed copy left behind
+                continue
+            if job.requests is None:
+                job.requests = log.since(mark)
+            job.times.append(elapsed)
+            job.found.append(job.finish(r))
+        print(f"  transfers {r + 1}/{repeats} done (load {load_line()})", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _ok(contenders: list[Contender]) -> dict[str, Contender]:
+    return {c.name: c for c in contenders if c.error is None and c.times}
+
+
+def throughput_table(contenders: list[Contender], nbytes: int, requests: dict[str, Any]) -> str:
+    ok = _ok(contenders)
+    rows = []
+    for c in contenders:
+        if c.name not in ok:
+            rows.append([c.name, "failed", "", "", "", "", "", c.error or "no runs"])
+            continue
+        stats = summarise(c.times)
+        rows.append(
+            [
+                c.name,
+                f"{gb_per_s(nbytes, stats['median']):.3g}",
+                f"{gb_per_s(nbytes, stats['min']):.3g}",
+                f"{stats['median']:.3f}",
+                f"{stats['spread'] * 100:.0f}%",
+                f"{statistics.median(c.cpu_times):.2f}",
+                format_requests(requests[c.name]) if c.name in requests else "",
+                c.note,
+            ]
+        )
+    headers = [
+        "contender",
+        "GB/s (median)",
+        "GB/s (best)",
+        "median s",
+        "spread",
+        "CPU s",
+        "requests (first read)",
+        "note",
+    ]
+    return markdown_table(headers, rows, align="lrrrrrll")
+
+
+def latency_table(contenders: list[Contender], requests: dict[str, Any]) -> str:
+    ok = _ok(contenders)
+    rows = []
+    for c in contenders:
+        if c.name not in ok:
+            rows.append([c.name, "failed", "", "", "", "", c.error or "no runs"])
+            continue
+        stats = summarise(c.times)
+        rows.append(
+            [
+                c.name,
+                f"{stats['median'] * 1e3:.1f}",
+                f"{stats['min'] * 1e3:.1f}",
+                f"{stats['spread'] * 100:.0f}%",
+                f"{statistics.median(c.cpu_times) * 1e3:.1f}",
+                format_requests(requests[c.name]) if c.name in requests else "",
+                c.note,
+            ]
+        )
+    headers = ["contender", "median ms", "best ms", "spread", "CPU ms", "requests", "note"]
+    return markdown_table(headers, rows, align="lrrrrll")
+
+
+def ratio_line(
+    text: str, ok: dict[str, Contender], numerator: str, denominator: str, *, rate: bool
+) -> str:
+    """``numerator / denominator`` of throughputs (``rate``) or of latencies, three ways."""
+    if numerator not in ok or denominator not in ok:
+        return f"- {text}: NOT MEASURED"
+    a, b = summarise(ok[numerator].times), summarise(ok[denominator].times)
+    paired = paired_ratio(ok[numerator].times, ok[denominator].times)
+    if rate:  # throughput ratio = inverse time ratio
+        median, best, paired = b["median"] / a["median"], b["min"] / a["min"], 1 / paired
+    else:
+        median, best = a["median"] / b["median"], a["min"] / b["min"]
+    return f"- {text}: **{median:.3g}x** (paired {paired:.3g}x, best-run {best:.3g}x)"
+
+
+def transfer_table(jobs: list[Transfer], source_bytes: int) -> str:
+    rows = []
+    for job in jobs:
+        if job.error is not None and not job.times:
+            verdict = "NOT AVAILABLE" if job.unavailable else "FAILED"
+            rows.append([job.name, verdict, "", "", "", "", job.error])
+            continue
+        stats = summarise(job.times)
+        rows.append(
+            [
+                job.name,
+                f"{source_bytes / stats['median'] / MB:.1f}",
+                f"{source_bytes / stats['min'] / MB:.1f}",
+                f"{stats['median']:.2f}",
+                format_bytes(statistics.median(job.found)) if job.found else "",
+                format_requests(job.requests),
+                job.error or "",
+            ]
+        )
+    headers = [
+        "transfer",
+        "MB/s (median)",
+        "MB/s (best)",
+        "median s",
+        "stored at destination",
+        "requests (first run)",
+        "error",
+    ]
+    return markdown_table(headers, rows, align="lrrrrll")
+
+
+def transport_baseline(store: Any, key: str, size: int) -> list[list[str]]:
+    """Plain obstore calls on the largest object: whole GET, small range GETs, HEAD."""
+    import obstore
+
+    def median_seconds(fn: Callable[[], Any], times: int) -> float:
+        out = []
+        for _ in range(times):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+        return statistics.median(out)
+
+    whole = median_seconds(lambda: obstore.get(store, key).bytes(), 3)
+    head = median_seconds(lambda: obstore.head(store, key), 10)
+    first = median_seconds(lambda: obstore.get_range(store, key, start=0, length=64 * 1024), 10)
+    tail = median_seconds(
+        lambda: obstore.get_range(store, key, start=size - 64 * 1024, length=64 * 1024), 10
+    )
+    return [
+        ["GET whole object", f"{whole * 1e3:.1f}", f"{size / whole / MB:.0f} MB/s", "median of 3"],
+        ["HEAD", f"{head * 1e3:.2f}", "", "median of 10"],
+        ["GET 64 KiB range at the start", f"{first * 1e3:.2f}", "", "median of 10"],
+        ["GET 64 KiB range at the end", f"{tail * 1e3:.2f}", "", "median of 10 (shard index)"],
+    ]
+
+
+def noise_warning(contenders: list[Contender], loads: list[float]) -> str | None:
+    cpus = os.cpu_count() or 1
+    spreads = [summarise(c.times)["spread"] for c in contenders if c.times]
+    worst_spread = max(spreads, default=0.0)
+    busiest = max(loads, default=0.0)
+    if busiest <= cpus and worst_spread <= 0.3:
+        return None
+    return (
+        f"**WARNING: noisy measurement** — 1-min load average up to {busiest:.1f} on {cpus}"
+        f" CPUs during the timed rounds, run-to-run spread up to {worst_spread * 100:.0f}%."
+        " The moto server runs on the same CPUs as the readers; prefer the paired and"
+        " best-run ratios, or rerun on an idle machine."
+    )
+
+
+def warning_lines(caught: list[warnings.WarningMessage]) -> list[str]:
+    counts = collections.Counter(
+        f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught
+    )
+    return [f"{n} x {text}" for text, n in counts.most_common()]
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--size-mib", type=float, default=128, help="decoded size of level 0 (default 128)"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="timed full reads (default 3)")
+    parser.add_argument("--roi-repeats", type=int, default=10, help="timed ROI reads (10)")
+    parser.add_argument(
+        "--copy-repeats", type=int, default=2, help="timed uploads/downloads (default 2)"
+    )
+    parser.add_argument("--workdir", type=Path, help="where to write the sample (kept)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary sample")
+    parser.add_argument("--markdown", type=Path, help="also write the report to this file")
+    args = parser.parse_args(argv)
+    if args.size_mib <= 0 or min(args.repeats, args.roi_repeats, args.copy_repeats) < 1:
+        parser.error("--size-mib must be > 0, the repeat counts >= 1")
+    return args
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds: the server is stopped, the sample removed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    started = time.perf_counter()
+    report: list[str] = ["# Remote read benchmark (`benchmarks/bench_remote.py`)", ""]
+
+    def say(line: str = "") -> None:
+        print(line, flush=True)
+        report.append(line)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    for line in environment_lines(["obstore", "moto", "boto3"]):
+        say(f"- {line}")
+    with (
+        work_directory(args.workdir, args.keep, prefix="bench_remote_") as workdir,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")  # every warning is counted in the notes
+        log(f"writing a {args.size_mib:g} MiB sample in {workdir} ...")
+        sample_path = workdir / "bench.vsr"
+        shutil.rmtree(sample_path, ignore_errors=True)  # our own sample of an earlier run
+        sample = make_raw_sample(sample_path, int(args.size_mib * MIB), log=log)
+        source_bytes = stored_bytes(sample.path)
+        say(f"- sample: {sample.describe()}; whole sample {format_bytes(source_bytes)} stored")
+
+        server_log = workdir / "moto-server.log"
+        with moto_server(server_log) as endpoint:
+            requests_log = RequestLog(server_log)
+            create_bucket(endpoint)
+            store = s3_store(endpoint)
+            options = storage_options(endpoint)
+            url = f"s3://{BUCKET}/{PREFIX}"
+            level_key = f"{PREFIX}/{sample.level_dir.relative_to(sample.path).as_posix()}"
+
+            mark = requests_log.mark()
+            start = time.perf_counter()
+            put_tree(store, sample.path, PREFIX)
+            upload_seconds = time.perf_counter() - start
+            puts = requests_log.since(mark) or collections.Counter()
+            if puts["PUT"] < len(local_files(sample.path)):
+                requests_log.available = False  # this moto does not log its requests
+            say(
+                f"- server: moto {_version('moto')} (`python -m moto.server`, a subprocess on"
+                f" 127.0.0.1), bucket `{BUCKET}`; sample uploaded to `{url}` with"
+                f" `obstore.put` in {upload_seconds:.2f} s"
+                f" ({source_bytes / upload_seconds / MB:.0f} MB/s)"
+            )
+            warmed = warm_page_cache(sample.path)
+            say(
+                f"- local page cache warmed ({format_bytes(warmed)} read once): local reads"
+                " decode from memory; S3 reads go through loopback HTTP to moto"
+            )
+            reference = np.asarray(
+                open_level(LocalStore(sample.level_dir, read_only=True), "", ZARRS)[...]
+            )
+
+            sizes = remote_sizes(store, PREFIX)
+            largest = max(sizes, key=sizes.__getitem__)
+            baseline = transport_baseline(store, f"{PREFIX}/{largest}", sizes[largest])
+
+            requests: dict[str, collections.Counter[str] | None] = {}
+            log(f"full reads: {args.repeats} runs (+1 warm-up) per contender, round-robin ...")
+            full = full_read_contenders(sample, url, options, store, level_key, reference)
+            for contender in full:
+                if contender.name != ENGINE_LOCAL:
+                    counted(contender, requests_log, requests)
+            loads = run_interleaved(full, args.repeats, warmup=1)
+
+            selection = roi_selection(sample)
+            roi_reference = reference[
+                selection["vs"], selection["ch"], selection["z"], selection["y"], selection["x"]
+            ]
+            log(f"ROI reads: {args.roi_repeats} runs per contender, round-robin ...")
+            rois = roi_contenders(sample, url, options, roi_reference)
+            for contender in rois:
+                if "S3" in contender.name:
+                    counted(contender, requests_log, requests)
+            loads += run_interleaved(rois, args.roi_repeats, warmup=1, log=False)
+
+            log(f"transfers: {args.copy_repeats} runs each, round-robin ...")
+            checks: list[str] = []
+            jobs = transfers(sample, workdir, url, options, store, reference, checks)
+            run_transfers(jobs, args.copy_repeats, requests_log)
+
+        # ------------------------------------------------------------------ report
+        say()
+        say("## Transport baseline: obstore on the moto server")
+        say()
+        say(f"On the largest object of the sample, `{largest}` ({format_bytes(sizes[largest])}):")
+        say()
+        say(markdown_table(["call", "median ms", "rate", "note"], baseline, align="lrrl"))
+        say()
+        say(
+            f"## Full read of level 0 ({format_bytes(sample.nbytes)} decoded), median of"
+            f" {args.repeats} runs (GB = 1e9 decoded bytes)"
+        )
+        say()
+        say(throughput_table(full, sample.nbytes, requests))
+        say()
+        ok = _ok(full)
+        for text, numerator, denominator in (
+            ("engine S3 / zarr-python default pipeline S3", ENGINE_S3, DEFAULT_S3),
+            ("engine S3 / engine local", ENGINE_S3, ENGINE_LOCAL),
+            (
+                "engine S3 / zarr-python + zarrs pipeline S3 (the engine's own cost)",
+                ENGINE_S3,
+                ZARRS_S3,
+            ),
+        ):
+            say(ratio_line(f"throughput {text}", ok, numerator, denominator, rate=True))
+        say()
+        say(
+            "GB/s = decoded bytes / seconds; best = fastest run; spread = (max - min) / median;"
+            " CPU s = CPU time of this process (not of the server) per read; requests = what"
+            " the server logged during the contender's first (warm-up) read; ratios > 1: the"
+            " engine reads faster; paired = median over rounds of the ratio within a round."
+        )
+        say()
+        sel = selection
+        say(
+            f"## ROI `[vs=0, ch=0, z={sel['z'].start}:{sel['z'].stop},"
+            f" y={sel['y'].start}:{sel['y'].stop}, x={sel['x'].start}:{sel['x'].stop}]`"
+            f" ({format_bytes(roi_reference.nbytes)} out, one inner chunk), median of"
+            f" {args.roi_repeats} runs"
+        )
+        say()
+        say(latency_table(rois, requests))
+        say()
+        ok = _ok(rois)
+        say(ratio_line("latency S3 / local, read only", ok, ROI_S3, ROI_LOCAL, rate=False))
+        say(
+            ratio_line(
+                "latency S3 / local, open + read", ok, OPEN_ROI_S3, OPEN_ROI_LOCAL, rate=False
+            )
+        )
+        say()
+        say(
+            f"## Whole-sample transfers ({format_bytes(source_bytes)} stored), median of"
+            f" {args.copy_repeats} runs (MB = 1e6 stored bytes)"
+        )
+        say()
+        for job in jobs:
+            if job.guarded and job.unavailable:
+                direction = (
+                    "upload, local -> s3://"
+                    if job.name == COPY_UP
+                    else ("download, s3:// -> local")
+                )
+                say(f"copy_sample: NOT AVAILABLE ({direction}: {job.error})")
+                say()
+        say(transfer_table(jobs, source_bytes))
+        say()
+        say(
+            "MB/s = the sum of the source sample's file sizes / seconds, both directions;"
+            " `stored at destination` = the sum of the sizes found there afterwards."
+        )
+        for line in checks:
+            say(f"- check: {line}")
+        warning = noise_warning([*full, *rois], loads)
+        if warning is not None:
+            say()
+            say(warning)
+        say()
+        say("## Notes")
+        say()
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+        say(
+            f"- machine: os.cpu_count() = {os.cpu_count()} (usable {cpus}); the moto server"
+            " shares these CPUs with the readers (its CPU time is not in the CPU columns)"
+        )
+        say(f"- load average (1/5/15 min) at the end: {load_line()}")
+        say(
+            "- moto answers a ranged GET by reading the whole object, then slicing it, one"
+            " request at a time under its interpreter lock: a request to a shard costs time in"
+            " proportion to the shard (compare the range GETs with the whole GET above), so a"
+            " reader issuing one request per inner chunk pays that once per chunk, and larger"
+            " samples (larger shards) slow such readers down more than linearly. A real object"
+            " store serves a range in time independent of the object's size and in parallel."
+        )
+        for line in warning_lines(caught):
+            say(f"- warning raised during the run: {line}")
+        say(f"- total benchmark time {time.perf_counter() - started:.0f} s")
+    if args.markdown is not None:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text("\n".join(report) + "\n", encoding="utf-8")
+        log(f"report written to {args.markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

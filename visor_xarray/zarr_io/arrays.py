@@ -30,6 +30,7 @@ from visor_xarray.zarr_io.corruption import (
     named_corruption,
 )
 from visor_xarray.zarr_io.pipeline import pipeline_settings, settings_of
+from visor_xarray.zarr_io.remote_path import store_reconstruction_quiet
 
 __all__ = [
     "ReadOnlyArray",
@@ -55,7 +56,7 @@ def _rebuild(
     if remote is not None:  # the store is rebuilt here, credentials from this process
         store = remote.zarr_store(read_only=issubclass(cls, ReadOnlyAsyncArray))
         store_path = StorePath(store, remote.key)
-    with zarr.config.set(settings):
+    with zarr.config.set(settings), store_reconstruction_quiet():
         array = cls(metadata=metadata, store_path=store_path, config=config)
     object.__setattr__(array, "_visor_settings", dict(settings))
     object.__setattr__(array, "_visor_guard", guard)

@@ -23,7 +23,7 @@ from visor_xarray.zarr_io.arrays import ReadOnlyAsyncArray, SafeArray, SafeAsync
 from visor_xarray.zarr_io.corruption import check_chunk_geometry
 from visor_xarray.zarr_io.markers import foreign_write_marker, marker_is_stale
 from visor_xarray.zarr_io.pipeline import default_compressor, pipeline_scope
-from visor_xarray.zarr_io.remote_path import RemotePath
+from visor_xarray.zarr_io.remote_path import RemotePath, store_reconstruction_quiet
 
 __all__ = ["check_dtype", "create_level_array", "open_level_array"]
 
@@ -126,7 +126,7 @@ def open_level_array(
     else:
         _check_inside_sample(path)
         store, key = LocalStore(path, read_only=not writable), ""
-    with pipeline_scope(pipeline) as settings:
+    with pipeline_scope(pipeline) as settings, store_reconstruction_quiet():
         try:
             array = zarr.open_array(store=store, path=key, mode="r+" if writable else "r")
         except (VisorError, FileNotFoundError):

@@ -17,11 +17,13 @@ travel in the pickle).
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import os
 import posixpath
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +42,15 @@ from obstore.store import HTTPStore, S3Store
 from visor_xarray.errors import ListingUnavailableError, RemoteAccessError
 from visor_xarray.zarr_io.storage_options import StorageOptions
 
-__all__ = ["REMOTE_SCHEMES", "Location", "RemotePath", "is_url", "relative_key", "sample_path"]
+__all__ = [
+    "REMOTE_SCHEMES",
+    "Location",
+    "RemotePath",
+    "is_url",
+    "relative_key",
+    "sample_path",
+    "store_reconstruction_quiet",
+]
 
 #: URL schemes of remote samples.
 REMOTE_SCHEMES = ("s3", "http", "https")
@@ -431,6 +441,21 @@ class RemotePath:
         from zarr.storage import ObjectStore
 
         return ObjectStore(self.store, read_only=read_only)
+
+
+@contextlib.contextmanager
+def store_reconstruction_quiet() -> Iterator[None]:
+    """Silence obstore's note that zarrs rebuilt a store built by another Python module.
+
+    zarrs reads an obstore store by rebuilding it from its configuration (obstore warns
+    that connection pools are then not shared); that is expected here, on every level
+    opened, so the note would only be noise.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Successfully reconstructed a store", category=RuntimeWarning
+        )
+        yield
 
 
 #: Where a sample's files are: a local path, or a path in a remote store.

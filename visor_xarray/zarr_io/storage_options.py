@@ -14,6 +14,7 @@ and otherwise falls back on the ``AWS_*`` environment variables and files of tha
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -192,6 +193,10 @@ class StorageOptions:
     def client_options(self, url_scheme: str) -> ClientConfig:
         """obstore client options: plain HTTP allowed where the endpoint or URL uses it.
 
+        Endpoints, regions and credentials missing from the options come from the
+        ``AWS_*`` environment variables (``AWS_ENDPOINT_URL``, ``AWS_REGION``,
+        ``AWS_ACCESS_KEY_ID``, ...), as for the AWS tools.
+
         Parameters
         ----------
         url_scheme : str
@@ -201,9 +206,17 @@ class StorageOptions:
         -------
         dict
         """
-        endpoint = str(dict(self.public).get("endpoint_url", ""))
-        plain = url_scheme == "http" or endpoint.startswith("http://")
-        return {"allow_http": plain, "connect_timeout": "10s"}
+        # an endpoint may also come from the environment (AWS_ENDPOINT_URL), as for the
+        # AWS tools; plain HTTP is allowed where the endpoint in use says so
+        endpoint = str(
+            dict(self.public).get("endpoint_url")
+            or os.environ.get("AWS_ENDPOINT_URL")
+            or os.environ.get("AWS_ENDPOINT", "")
+        )
+        config: ClientConfig = {"connect_timeout": "10s"}
+        if url_scheme == "http" or endpoint.startswith("http://"):
+            config["allow_http"] = True
+        return config
 
     @staticmethod
     def retry_config() -> RetryConfig:

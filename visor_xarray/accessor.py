@@ -25,7 +25,6 @@ from visor_xarray.coords import level_spacing
 from visor_xarray.errors import (
     InvalidArrayError,
     MetadataError,
-    RemoteUnsupportedError,
     UnknownLabelError,
 )
 from visor_xarray.quicklook import mip, picture_pixels, write_png
@@ -35,7 +34,7 @@ from visor_xarray.store import SOURCE_ENCODING
 from visor_xarray.units import quantity
 from visor_xarray.write import WriteReport, write_dataarray, write_region
 from visor_xarray.write.pyramid import downsample, level_factors
-from visor_xarray.write.remote import write_to_remote
+from visor_xarray.write.remote import edit_remote_image, write_to_remote
 from visor_xarray.zarr_io.remote_path import RemotePath, is_url, sample_path
 
 __all__ = ["VisorDataArrayAccessor", "VisorDataTreeAccessor", "VisorDatasetAccessor"]
@@ -380,11 +379,17 @@ class VisorDataArrayAccessor(_VisorAccessorBase[xr.DataArray]):
         if region is not None:
             if mode not in ("r+", "a"):
                 raise ValueError(f"region writes need mode='r+' or 'a', got {mode!r}")
-            if isinstance(target, RemotePath):
-                raise RemoteUnsupportedError(target, "write a region")
-            return write_region(
-                self._obj, target, image_type=image_type, name=name, region=region, method=method
+            region_write = functools.partial(
+                write_region,
+                self._obj,
+                image_type=image_type,
+                name=name,
+                region=region,
+                method=method,
             )
+            if isinstance(target, RemotePath):
+                return edit_remote_image(target, image_type, name, "region", region_write)
+            return region_write(target)
         write = functools.partial(
             write_dataarray,
             self._obj,

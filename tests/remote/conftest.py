@@ -3,17 +3,13 @@
 * an S3-protocol server: moto's server mode, in a subprocess on 127.0.0.1 (one per
   session; each test gets its own bucket);
 * a read-only web server on 127.0.0.1 serving a directory: Python's ``http.server`` with
-  HTTP Range requests added (``range_http_server.py``), which sharded reads need.
+  HTTP Range requests added, which sharded reads need.
+
+Both come from :mod:`visor_xarray.testing.servers`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Generator
 from pathlib import Path
@@ -24,46 +20,9 @@ import obstore
 import pytest
 from obstore.store import S3Store
 
+from visor_xarray.testing import http_server, moto_server
+
 KEY, SECRET = "visor-test-key", "visor-test-secret-0123456789"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _serve(
-    command: list[str], port: int, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    environment = None if env is None else {**os.environ, **env}
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"{command[:3]} exited with {process.returncode}") from None
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{command[:3]} did not listen on {port}")
-
-
-@contextlib.contextmanager
-def moto_server(env: dict[str, str] | None = None) -> Generator[str, None, None]:
-    """Run moto's S3-protocol server on loopback; yield its endpoint URL."""
-    port = _free_port()
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    process = _serve(command, port, env)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -115,9 +74,5 @@ def http_root(tmp_path: Path) -> Generator[tuple[Path, str], None, None]:
     """A directory served read-only over HTTP on loopback: ``(directory, base URL)``."""
     root = tmp_path / "www"
     root.mkdir()
-    port = _free_port()
-    server = Path(__file__).with_name("range_http_server.py")
-    process = _serve([sys.executable, str(server), str(root), str(port)], port)
-    yield root, f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    with http_server(root) as base:
+        yield root, base

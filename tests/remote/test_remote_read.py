@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import SECRET, moto_server, upload_tree
+from conftest import SECRET, upload_tree
 from fixture_data import VISOR001
 
 import visor_xarray as vx
@@ -24,6 +24,7 @@ from visor_xarray.errors import (
     VisorError,
 )
 from visor_xarray.store import SOURCE_ENCODING
+from visor_xarray.testing import moto_server
 
 NAME = "slice_1_10x"
 
@@ -192,3 +193,34 @@ def test_bad_storage_options_name_the_valid_ones(
 def test_storage_options_with_a_local_path_are_refused() -> None:
     with pytest.raises(ValueError, match="remote samples"):
         vx.info(VISOR001, storage_options={"anon": True})
+
+
+def test_a_store_object_may_be_given_instead_of_a_url(
+    s3_sample: str, s3_endpoint: str, http_sample: str
+) -> None:
+    import zarr.storage
+    from obstore.store import HTTPStore, S3Store
+
+    bucket, prefix = s3_sample.removeprefix("s3://").split("/", 1)
+    s3 = S3Store(
+        bucket,
+        prefix=prefix,
+        config={
+            "endpoint": s3_endpoint,
+            "access_key_id": "visor-test-key",
+            "secret_access_key": SECRET,
+            "region": "us-east-1",
+        },
+        client_options={"allow_http": True},
+    )
+    local = xr.open_dataset(VISOR001, engine="visor", name=NAME)["image"].values
+    for store in (
+        zarr.storage.ObjectStore(s3, read_only=True),
+        s3,
+        HTTPStore.from_url(http_sample),
+        zarr.storage.LocalStore(VISOR001, read_only=True),
+    ):
+        opened = xr.open_dataset(store, engine="visor", name=NAME)
+        np.testing.assert_array_equal(opened["image"].values, local)
+    with pytest.raises(TypeError, match="MemoryStore"):
+        xr.open_dataset(zarr.storage.MemoryStore(), engine="visor")

@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 import visor_xarray as vx
-from visor_xarray.errors import ReadOnlyError, RemoteUnsupportedError, TargetExistsError
+from visor_xarray.errors import TargetExistsError
 from visor_xarray.testing import make_sample
 from visor_xarray.zarr_io.markers import WRITE_MARKER
 from visor_xarray.zarr_io.remote_path import RemotePath
@@ -66,19 +66,62 @@ def test_a_second_image_joins_the_selection_and_w_minus_refuses(
     np.testing.assert_array_equal(back["image"].values, (image * 2).values)
 
 
-def test_remote_region_writes_and_in_place_changes_are_refused(
+def test_region_writes_and_new_levels_change_a_remote_image(
     image: xr.DataArray, s3_bucket: str, s3_options: dict[str, Any]
 ) -> None:
     url = f"s3://{s3_bucket}/OUT.vsr"
     image.visor.to_vsr(url, image_type="raw", name="slice_1_10x", storage_options=s3_options)
-    with pytest.raises(RemoteUnsupportedError, match="region"):
-        image.isel(z=slice(0, 8)).visor.to_vsr(
-            url,
-            image_type="raw",
-            name="slice_1_10x",
-            mode="r+",
-            region={"z": slice(0, 8)},
-            storage_options=s3_options,
-        )
-    with pytest.raises(ReadOnlyError, match=url):
-        vx.add_levels(url, image_type="raw", name="slice_1_10x", levels=2)  # type: ignore[arg-type]
+    patch = (image.isel(z=slice(8, 16)) + 7).compute()
+    patch.attrs = image.attrs
+    report = patch.visor.to_vsr(
+        url,
+        image_type="raw",
+        name="slice_1_10x",
+        mode="r+",
+        region={"z": slice(8, 16)},
+        storage_options=s3_options,
+    )
+    assert str(report.path) == url
+    expected = image.values.copy()
+    expected[:, :, 8:16] += 7
+    back = xr.open_dataset(url, engine="visor", name="slice_1_10x", storage_options=s3_options)
+    np.testing.assert_array_equal(back["image"].values, expected)
+
+    added = vx.add_levels(
+        url, image_type="raw", name="slice_1_10x", levels=3, storage_options=s3_options
+    )
+    assert [level.path for level in added.levels] == ["1", "2"]
+    coarse = xr.open_dataset(
+        url, engine="visor", name="slice_1_10x", resolution=2, storage_options=s3_options
+    )
+    assert coarse["image"].shape[-1] == image.shape[-1] // 4
+    remote = RemotePath(url, s3_options) / "visor_raw_images" / "slice_1_10x.zarr"
+    assert not (remote / WRITE_MARKER).is_file()
+    with pytest.raises(vx.UnknownImageError, match="nope"):
+        vx.add_levels(url, image_type="raw", name="nope", levels=2, storage_options=s3_options)
+
+
+def test_transforms_are_saved_into_a_remote_sample(
+    image: xr.DataArray, s3_bucket: str, s3_options: dict[str, Any]
+) -> None:
+    from visor_xarray.transforms import deskew
+
+    url = f"s3://{s3_bucket}/OUT.vsr"
+    image.visor.to_vsr(url, image_type="raw", name="slice_1_10x", storage_options=s3_options)
+    shear = deskew(45, (3.5, 1.03, 1.03), image.sizes["y"])
+    saver = vx.Transform(url, "v1", "slice_1_10x", storage_options=s3_options)
+    saved = saver.save(shear, stack=0, channel=0)
+    assert str(saved).startswith(url)
+    loaded = vx.Transform(url, "v1", "slice_1_10x", mode="r", storage_options=s3_options)
+    np.testing.assert_allclose(
+        loaded.load("raw_to_ortho", stack=0, channel=0).matrix, shear.matrix
+    )
+    assert [r.version for r in vx.list_transform(url, storage_options=s3_options)] == ["v1"]
+    ortho = (
+        xr.open_dataset(
+            url, engine="visor", name="slice_1_10x", chunks={}, storage_options=s3_options
+        )["image"]
+        .isel(vs=0, ch=0)
+        .visor.resample(to_space="ortho", version="v1")
+    )
+    assert ortho.notnull().any()

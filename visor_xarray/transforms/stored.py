@@ -33,6 +33,7 @@ from visor_xarray.transforms.files import READABLE, read_transform, write_transf
 from visor_xarray.transforms.model import Affine, SpatialTransform, compose
 from visor_xarray.zarr_io.lock import sample_lock
 from visor_xarray.zarr_io.remote_path import RemotePath, relative_key, sample_path
+from visor_xarray.zarr_io.remote_transfer import staged_edit
 
 __all__ = ["KNOWN_SPACES", "Transform", "as_affine"]
 
@@ -122,7 +123,9 @@ class Transform:
             raise ValueError(f"mode must be 'r' or 'a', got {mode!r}")
         self.mode = mode
         sample = sample_path(path, storage_options)
-        self._store = VsrStore(sample, "r" if mode == "r" else "r+")
+        # a remote sample opens read-only; saves go through a local copy of the version
+        remote = isinstance(sample, RemotePath)
+        self._store = VsrStore(sample, "r" if mode == "r" or remote else "r+")
         self.version = layout.check_name(version, "transform version", self._store.path)
         self.name = layout.check_name(name, "slice name", self._store.path)
         if mode == "r":
@@ -179,7 +182,7 @@ class Transform:
         *,
         overwrite: bool = False,
         axis_order: str = "zyx",
-    ) -> Path:
+    ) -> Location:
         """Store an affine transform and register it in ``transforms.json`` / ``recon.json``.
 
         Parameters
@@ -201,8 +204,9 @@ class Transform:
 
         Returns
         -------
-        pathlib.Path
-            The file written.
+        pathlib.Path or RemotePath
+            The file written (in a remote sample: uploaded, through a local copy of the
+            version).
 
         Raises
         ------
@@ -215,6 +219,10 @@ class Transform:
         """
         if self.mode == "r":
             raise ReadOnlyError(self.path, "save a transform")
+        if isinstance(self._store.path, RemotePath):
+            return self._save_remote(
+                matrix, name, type, format, stack, channel, overwrite, axis_order
+            )
         affine, legacy_stack, legacy_channel = as_affine(matrix)
         stack_index = self._index("stack", stack) if stack is not None else legacy_stack
         channel_index = self._index("channel", channel) if channel is not None else legacy_channel
@@ -250,6 +258,38 @@ class Transform:
                 )
             self._register(name)
         return file
+
+    def _save_remote(
+        self,
+        matrix: Any,
+        name: str,
+        type: str,
+        format: str,
+        stack: int | str | None,
+        channel: int | str | None,
+        overwrite: bool,
+        axis_order: str,
+    ) -> Location:
+        """:meth:`save` into a remote sample, through a local copy of the version."""
+        sample = self._store.path
+        assert isinstance(sample, RemotePath)
+
+        def save_locally(local: Path) -> Location:
+            saver = Transform(local, self.version, self.name, mode="a")
+            file = saver.save(
+                matrix,
+                name,
+                type,
+                format,
+                stack,
+                channel,
+                overwrite=overwrite,
+                axis_order=axis_order,
+            )
+            return sample / relative_key(file, local)
+
+        version = relative_key(layout.version_dir(sample, self.version), sample)
+        return staged_edit(sample, version, "transform", save_locally)
 
     def _register(self, transform: str) -> None:
         version_dir = self._store.version_dir(self.version, must_exist=False)

@@ -10,6 +10,7 @@ was.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -27,10 +28,12 @@ from visor_xarray.write.layouts import clip_shard
 from visor_xarray.write.memory import SourceCost, predicted_peak, task_memory, write_workers
 from visor_xarray.write.plan import WritePlan
 from visor_xarray.write.pyramid import downsample, level_factors
+from visor_xarray.write.remote import edit_remote_image
 from visor_xarray.write.report import LevelReport, WriteReport
 from visor_xarray.write.sources import from_array
 from visor_xarray.write.stream import StreamJob, block_starts, run_streams, stream_job
 from visor_xarray.zarr_io import SafeArray, default_compressor, guard_writes, image_write
+from visor_xarray.zarr_io.remote_path import RemotePath, is_url, sample_path
 
 __all__ = ["add_levels", "pyramid_compressors", "write_pyramid"]
 
@@ -166,6 +169,7 @@ def add_levels(
     levels: int | Sequence[Sequence[int] | Mapping[str, int]],
     method: str = "mean",
     compressors: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> WriteReport:
     """Add coarser levels to an existing image without rewriting the levels it has.
 
@@ -181,14 +185,28 @@ def add_levels(
     method : {"mean", "max", "min"}
     compressors : zarr codec, optional
         Default: blosc zstd with shuffle at the ``pyramid_clevel`` option (2).
+    storage_options : mapping, optional
+        For a sample at a URL (``s3://``), whose image is changed through a local copy
+        (:func:`~visor_xarray.write.remote.edit_remote_image`; docs/remote.md).
 
     Returns
     -------
     WriteReport
         The levels added.
     """
+    target = sample_path(path, storage_options if is_url(path) else None)
+    if isinstance(target, RemotePath):
+        add = functools.partial(
+            add_levels,
+            image_type=image_type,
+            name=name,
+            levels=levels,
+            method=method,
+            compressors=compressors,
+        )
+        return edit_remote_image(target, image_type, name, "add_levels", add)
     started = time.perf_counter()
-    store = VsrStore(path, "r+")
+    store = VsrStore(target, "r+")
     attrs = store.image_attrs(image_type, name)
     multiscale = attrs.multiscale
     existing = len(multiscale.levels)

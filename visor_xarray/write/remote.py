@@ -8,9 +8,11 @@ before the metadata that lists them), then ``selected.json`` and, for a new samp
 ``info.json``. Memory is bounded as for a local write; the staging directory needs the
 disk space of the image (compressed) and is removed whatever happens.
 
+Region writes and new levels of an existing remote image (:func:`edit_remote_image`)
+download the image into the staging sample, change it there and upload what changed.
+
 Object stores have no locks: two writers of the same sample at once may lose one's entry
-in ``selected.json`` (each image's own objects are safe). Region writes into a remote
-image are not supported: write the region locally and copy the sample.
+in ``selected.json`` (each image's own objects are safe).
 """
 
 from __future__ import annotations
@@ -23,13 +25,53 @@ from pathlib import Path
 
 from visor_xarray import layout
 from visor_xarray.errors import NotAVsrError, TargetExistsError
+from visor_xarray.store import VsrStore
 from visor_xarray.write.report import WriteReport
-from visor_xarray.zarr_io.remote_path import RemotePath
-from visor_xarray.zarr_io.remote_transfer import upload_tree
+from visor_xarray.zarr_io.remote_path import RemotePath, relative_key
+from visor_xarray.zarr_io.remote_transfer import SAMPLE_DOCUMENTS, staged_edit, upload_tree
 
-__all__ = ["write_to_remote"]
+__all__ = ["edit_remote_image", "write_to_remote"]
 
-_DOCUMENTS = ("info.json", "visor_raw_images/selected.json")
+
+def edit_remote_image(
+    target: RemotePath,
+    image_type: str,
+    name: str,
+    operation: str,
+    edit: Callable[[Path], WriteReport],
+) -> WriteReport:
+    """Change an existing remote image (region write, new levels) through a local copy.
+
+    The image is downloaded into a staging sample, changed there by ``edit``, and what
+    changed is uploaded (:func:`~visor_xarray.zarr_io.remote_transfer.staged_edit`):
+    the staging directory needs the image's compressed size.
+
+    Parameters
+    ----------
+    target : RemotePath
+        The remote sample.
+    image_type, name : str
+        The image.
+    operation : str
+        ``"region"``, ``"add_levels"``: recorded in the marker.
+    edit : callable
+        ``edit(local_sample)`` makes the change and returns its report.
+
+    Returns
+    -------
+    WriteReport
+        With ``target`` as its path and the time of the whole change.
+
+    Raises
+    ------
+    UnknownImageError
+        If the image does not exist.
+    """
+    started = time.perf_counter()
+    VsrStore(target).image_dir(image_type, name)  # it must exist (the error lists those that do)
+    subtree = relative_key(layout.image_dir(target, image_type, name), target)
+    report = staged_edit(target, subtree, operation, edit)
+    return dataclasses.replace(report, path=target, seconds=time.perf_counter() - started)
 
 
 def write_to_remote(
@@ -76,7 +118,7 @@ def write_to_remote(
     with tempfile.TemporaryDirectory(prefix="visor-staging-") as scratch:
         local = Path(scratch) / target.name
         present = {}
-        for document in _DOCUMENTS:
+        for document in SAMPLE_DOCUMENTS:
             remote = target / document
             present[document] = remote.is_file()
             if present[document]:
@@ -88,7 +130,7 @@ def write_to_remote(
             operation="write",
             overwrite=True,
         )
-        for document in _DOCUMENTS:
+        for document in SAMPLE_DOCUMENTS:
             changed = document.endswith("selected.json") and image_type == layout.RAW
             if (local / document).is_file() and (changed or not present[document]):
                 (target / document).upload(local / document)

@@ -488,8 +488,10 @@ def sample_path(
 
     Parameters
     ----------
-    path : str, os.PathLike or RemotePath
-        A local path, ``file://...``, ``s3://bucket/...`` or ``http(s)://host/...``.
+    path : str, os.PathLike, RemotePath or store
+        A local path, ``file://...``, ``s3://bucket/...`` or ``http(s)://host/...``; or a
+        store rooted at the sample: zarr's ``LocalStore`` or ``ObjectStore``, or an
+        obstore ``S3Store`` / ``HTTPStore`` (their configuration gives the options).
     storage_options : mapping, optional
         For remote URLs (:class:`~visor_xarray.zarr_io.storage_options.StorageOptions`).
 
@@ -502,9 +504,13 @@ def sample_path(
     ValueError
         For ``storage_options`` with a local path, an unsupported URL scheme, or unknown
         options.
+    TypeError
+        For an object that is neither a path, a URL nor a supported store.
     """
     if isinstance(path, RemotePath):
         return path
+    if not isinstance(path, (str, os.PathLike)):
+        return _from_store(path)
     if is_url(path) and not str(path).lower().startswith("file://"):
         return RemotePath(str(path), storage_options)
     if storage_options:
@@ -515,3 +521,38 @@ def sample_path(
     if is_url(path):
         return Path(urlsplit(str(path)).path)
     return Path(os.fspath(path))
+
+
+#: obstore S3 configuration keys and the storage options they become.
+_FROM_S3_CONFIG = {
+    "access_key_id": "key",
+    "secret_access_key": "secret",
+    "session_token": "token",
+    "endpoint": "endpoint_url",
+    "region": "region",
+}
+
+
+def _from_store(store: Any) -> Location:
+    """The location of a store object rooted at a sample (see :func:`sample_path`)."""
+    from zarr.storage import LocalStore, ObjectStore
+
+    if isinstance(store, LocalStore):
+        return Path(store.root)
+    inner = store.store if isinstance(store, ObjectStore) else store
+    if isinstance(inner, S3Store):
+        config = {str(k).lower().removeprefix("aws_"): v for k, v in inner.config.items()}
+        options: dict[str, Any] = {
+            option: str(config[key]) for key, option in _FROM_S3_CONFIG.items() if config.get(key)
+        }
+        if str(config.get("skip_signature", "")).lower() in ("true", "1"):
+            options["anon"] = True
+        prefix = str(inner.prefix or "").strip("/")
+        return RemotePath(f"s3://{config['bucket']}/{prefix}", options)
+    if isinstance(inner, HTTPStore):
+        return RemotePath(str(inner.url))
+    raise TypeError(
+        f"cannot open a sample from {type(store).__name__}: give a path, a URL (s3://, "
+        "http(s)://, file://), or a zarr LocalStore / ObjectStore (obstore S3Store or "
+        "HTTPStore) rooted at the sample"
+    )

@@ -19,17 +19,29 @@ upload leaves the objects already put (under the marker), not an untouched old t
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from visor_xarray.errors import TargetExistsError
 from visor_xarray.zarr_io.markers import WRITE_MARKER, new_marker
 from visor_xarray.zarr_io.remote_path import RemotePath
 
-__all__ = ["download_tree", "remote_exists", "upload_tree"]
+__all__ = [
+    "SAMPLE_DOCUMENTS",
+    "download_tree",
+    "remote_exists",
+    "staged_edit",
+    "upload_changes",
+    "upload_tree",
+]
 
 #: Documents written last, in this order (the sample's entry points).
 _LAST = ("visor_raw_images/selected.json", "info.json")
+#: The sample-level documents a staged change starts from.
+SAMPLE_DOCUMENTS = ("info.json", "visor_raw_images/selected.json")
+T = TypeVar("T")
 _METADATA_SUFFIXES = (".json", ".zarray", ".zattrs", ".zgroup")
 
 
@@ -91,22 +103,62 @@ def upload_tree(
     """
     if remote_exists(remote) and not overwrite:
         raise TargetExistsError(remote, "remote tree", "pass overwrite=True to replace it")
+    files = [p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()]
+    return upload_changes(
+        local, remote, files, operation=operation, replace_all=overwrite, details=details
+    )
+
+
+def upload_changes(
+    local: Path,
+    remote: RemotePath,
+    files: Iterable[str],
+    *,
+    operation: str,
+    deleted: Iterable[str] = (),
+    replace_all: bool = False,
+    details: dict[str, Any] | None = None,
+) -> int:
+    """Upload some files of ``local`` to ``remote`` and delete others there, marker first.
+
+    Parameters
+    ----------
+    local : pathlib.Path
+        A local directory.
+    remote : RemotePath
+        Its counterpart in an object store.
+    files : iterable of str
+        Paths relative to ``local`` to upload (data before metadata, entry points last).
+    operation : str
+        Recorded in the marker.
+    deleted : iterable of str, optional
+        Relative paths to delete remotely (after the marker, before the uploads).
+    replace_all : bool, default False
+        Delete every object under ``remote`` first.
+    details : dict, optional
+        JSON-serialisable facts recorded in the marker.
+
+    Returns
+    -------
+    int
+        Bytes uploaded.
+    """
     marker = new_marker(operation, details)
     marker_file = remote / WRITE_MARKER
     marker_file.write_text(json.dumps(marker))
     try:
-        if overwrite and remote.listable:
+        if replace_all and remote.listable:
             for stale in list(remote.rglob_files()):
                 if stale != marker_file:
                     stale.unlink(missing_ok=True)
-        files = sorted(
-            (p for p in local.rglob("*") if p.is_file() and p.name != WRITE_MARKER),
-            key=lambda p: _upload_order(p.relative_to(local).as_posix()),
-        )
+        for gone in deleted:
+            (remote / gone).unlink(missing_ok=True)
         sent = 0
-        for file in files:
-            (remote / file.relative_to(local).as_posix()).upload(file)
-            sent += file.stat().st_size
+        for relative in sorted(
+            (f for f in files if not f.endswith(WRITE_MARKER)), key=_upload_order
+        ):
+            (remote / relative).upload(local / relative)
+            sent += (local / relative).stat().st_size
     except BaseException:
         marker_file.write_text(json.dumps({**marker, "state": "failed"}))
         raise
@@ -137,3 +189,70 @@ def download_tree(remote: RemotePath, local: Path) -> int:
     return sum(
         source.download_file(local / source.relative_to(remote)) for source in remote.rglob_files()
     )
+
+
+def _stamps(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        p.relative_to(root).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+def staged_edit(sample: RemotePath, subtree: str, operation: str, edit: Callable[[Path], T]) -> T:
+    """Change part of a remote sample through a local copy of that part.
+
+    The sample's documents (:data:`SAMPLE_DOCUMENTS`) and every object under ``subtree``
+    (an image, a transform version) are downloaded into a local staging sample;
+    ``edit(local_sample)`` changes it with the local code (region writes, new levels,
+    saved transforms); then what changed under ``subtree`` is uploaded (and what
+    disappeared deleted) with its marker first and metadata last, then the changed
+    sample documents. The staging directory is removed whatever happens.
+
+    Parameters
+    ----------
+    sample : RemotePath
+        The remote sample (an object store).
+    subtree : str
+        The part changed, relative to the sample (``visor_raw_images/NAME.zarr``).
+    operation : str
+        Recorded in the marker.
+    edit : callable
+        ``edit(local_sample) -> T``.
+
+    Returns
+    -------
+    T
+        What ``edit`` returns.
+
+    Raises
+    ------
+    ListingUnavailableError
+        Over plain HTTP, which can neither list nor be written.
+    """
+    with tempfile.TemporaryDirectory(prefix="visor-staging-") as scratch:
+        local = Path(scratch) / sample.name
+        for document in SAMPLE_DOCUMENTS:
+            if (sample / document).is_file():
+                (sample / document).download_file(local / document)
+        download_tree(sample / subtree, local / subtree)
+        before = _stamps(local)
+        result = edit(local)
+        after = _stamps(local)
+        changed = {name for name, stamp in after.items() if before.get(name) != stamp}
+        prefix = subtree.strip("/") + "/"
+        upload_changes(
+            local / subtree,
+            sample / subtree,
+            [name.removeprefix(prefix) for name in changed if name.startswith(prefix)],
+            deleted=[
+                name.removeprefix(prefix)
+                for name in before
+                if name not in after and name.startswith(prefix)
+            ],
+            operation=operation,
+        )
+        for document in SAMPLE_DOCUMENTS:
+            if document in changed:
+                (sample / document).upload(local / document)
+    return result

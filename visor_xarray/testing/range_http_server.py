@@ -1,10 +1,11 @@
-"""``python -m http.server`` with HTTP Range requests, for the read-only HTTP tests.
+"""``python -m http.server`` with HTTP Range requests, for tests and benchmarks over HTTP.
 
 Readers of sharded Zarr fetch byte ranges (a shard's index, then its chunks); Python's
 built-in server ignores ``Range`` and answers with the whole file, which obstore (rightly)
 refuses. Production web servers and object stores honour ranges; this subclass does too.
 
-Usage: ``python range_http_server.py DIRECTORY PORT`` (binds 127.0.0.1).
+Usage: ``python range_http_server.py DIRECTORY PORT`` (binds 127.0.0.1); or
+:func:`visor_xarray.testing.http_server`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
@@ -22,7 +24,10 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 class RangeRequestHandler(SimpleHTTPRequestHandler):
     """Serves files, a single ``bytes=a-b`` range when asked (206), else whole (200)."""
 
-    def send_head(self):  # type: ignore[no-untyped-def]
+    _remaining: int | None = None
+
+    def send_head(self) -> Any:
+        """Answer the headers of a GET/HEAD: a partial response for a satisfiable range."""
         match = _RANGE.match(self.headers.get("Range", ""))
         path = Path(self.translate_path(self.path))
         if match is None or not path.is_file():
@@ -47,15 +52,17 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         self._remaining = end - start + 1
         return stream
 
-    def copyfile(self, source, outputfile):  # type: ignore[no-untyped-def]
-        remaining = getattr(self, "_remaining", None)
+    def copyfile(self, source: Any, outputfile: Any) -> None:
+        """Send the body: the requested range only, after a partial response."""
+        remaining = self._remaining
         if remaining is None:
-            return super().copyfile(source, outputfile)
+            super().copyfile(source, outputfile)
+            return
         self._remaining = None
         outputfile.write(source.read(remaining))
-        return None
 
     def log_message(self, format: str, *args: object) -> None:
+        """Keep quiet (tests and benchmarks read the server's answers, not its log)."""
         return None
 
 

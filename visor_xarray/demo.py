@@ -3,7 +3,8 @@
 The sample has two slices, each with three stacks (labels with gaps) and two channels.
 The content is built in ortho space (bright blobs and fibres) and sampled at the raw
 positions of a 45-degree oblique light sheet, so the raw stacks are sheared exactly as a
-VISoR microscope records them; each stack stores its ``raw_to_ortho`` deskew.
+VISoR microscope records them; each stack stores its ``raw_to_ortho``: the deskew, then
+its tile's offset along x (neighbouring stacks overlap by 10 %, as on the microscope).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ STACKS = ("stack_1", "stack_2", "stack_4")
 CHANNELS = ("488", "561")
 SLICES = ("slice_1_10x", "slice_2_10x")
 ANGLE = 45.0
+#: Neighbouring stacks are tiles this far apart along x (µm): 10 % of a stack's width
+#: overlaps, as on the microscope; each stack's ``raw_to_ortho`` holds its tile offset.
+TILE_SHIFT = round(0.9 * RAW_SHAPE[2] * SPACING[2], 1)
 #: Longer side, in pixels, of the demo's overview PNG (the sample is small).
 OVERVIEW_SIZE = 256
 
@@ -96,8 +100,11 @@ def make_demo_sample(path: str | Path, *, seed: int = 7) -> Path:
         )
     )
     rng = np.random.default_rng(seed)
-    transform = deskew(ANGLE, SPACING, RAW_SHAPE[1])
-    upper = transform.transform_bounds(np.zeros(3), np.asarray(RAW_SHAPE, float) - 1)[1]
+    transforms = [
+        Affine(np.eye(3), [0.0, 0.0, TILE_SHIFT * k]) @ deskew(ANGLE, SPACING, RAW_SHAPE[1])
+        for k in range(len(STACKS))
+    ]
+    upper = transforms[-1].transform_bounds(np.zeros(3), np.asarray(RAW_SHAPE, float) - 1)[1]
     scene_shape = (
         int(np.ceil(upper[0])) + 2,
         int(np.ceil(upper[1])) + 2,
@@ -108,15 +115,7 @@ def make_demo_sample(path: str | Path, *, seed: int = 7) -> Path:
         # one scene per channel; stacks are neighbouring tiles of it (shifted along x)
         scenes = [_ortho_scene(scene_shape, rng) for _ in CHANNELS]
         stacks = np.stack(
-            [
-                np.stack(
-                    [
-                        _raw_stack(transform, np.roll(scene, 17 * k, axis=2), rng)
-                        for scene in scenes
-                    ]
-                )
-                for k in range(len(STACKS))
-            ]
+            [np.stack([_raw_stack(tile, scene, rng) for scene in scenes]) for tile in transforms]
         )
         attrs = image_attributes(
             slice_name,
@@ -142,9 +141,9 @@ def make_demo_sample(path: str | Path, *, seed: int = 7) -> Path:
             )
             array[...] = level_data
         saver = Transform(path, version=DEMO_VERSION, name=slice_name)
-        for stack in range(len(STACKS)):
+        for stack, tile in enumerate(transforms):
             for channel in range(len(CHANNELS)):
-                saver.save(transform, name="raw_to_ortho", stack=stack, channel=channel)
+                saver.save(tile, name="raw_to_ortho", stack=stack, channel=channel)
     return path
 
 

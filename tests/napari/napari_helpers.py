@@ -2,5 +2,7 @@
 
 import numpy as np
 
-#: Ortho offset (z, y, x µm) added to stack k's deskew: the stacks sit side by side.
-STACK_SHIFT = np.array([0.0, 5.0, 60.0])
+from visor_xarray.demo import TILE_SHIFT
+
+#: Ortho offset (z, y, x µm) of stack k's tile in the demo: the stacks sit side by side.
+STACK_SHIFT = np.array([0.0, 0.0, TILE_SHIFT])

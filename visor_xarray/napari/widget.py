@@ -2,7 +2,8 @@
 
 The choices and the adding are plain functions (:func:`sample_choices`,
 :func:`add_sample_layers`), so they run headless; :func:`make_widget` only wires them to
-magicgui widgets, which need a GUI backend (Qt) to exist.
+magicgui widgets, which need a GUI backend (Qt) to exist (tested in a real window under
+Xvfb: tests/napari/test_napari_qt.py).
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def add_sample_layers(
     return added
 
 
-def make_widget(viewer: Any) -> Any:  # pragma: no cover - needs a Qt backend
+def make_widget(viewer: Any) -> Any:
     """The dock widget (magicgui ``Container``) for the napari window ``viewer``.
 
     Parameters

@@ -48,7 +48,7 @@ from visor_xarray.store import VsrStore
 from visor_xarray.validate import Problem, validate
 from visor_xarray.write import WriteReport, add_levels
 from visor_xarray.zarr_io import WriteInProgressError, pipeline_name
-from visor_xarray.zarr_io.storage_options import share_credentials
+from visor_xarray.zarr_io.credentials import share_credentials
 
 try:
     __version__ = version("visor-xarray")

@@ -101,7 +101,8 @@ def make_demo_sample(path: str | Path, *, seed: int = 7) -> Path:
     )
     rng = np.random.default_rng(seed)
     transforms = [
-        Affine(np.eye(3), [0.0, 0.0, TILE_SHIFT * k]) @ deskew(ANGLE, SPACING, RAW_SHAPE[1])
+        Affine(np.eye(3), np.array([0.0, 0.0, TILE_SHIFT * k]))
+        @ deskew(ANGLE, SPACING, RAW_SHAPE[1])
         for k in range(len(STACKS))
     ]
     upper = transforms[-1].transform_bounds(np.zeros(3), np.asarray(RAW_SHAPE, float) - 1)[1]

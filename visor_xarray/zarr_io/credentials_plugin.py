@@ -1,4 +1,4 @@
-"""The dask.distributed worker plugin that :func:`share_credentials` registers.
+"""The dask.distributed worker plugin that ``share_credentials`` registers.
 
 A module of its own so that ``distributed`` (an optional dependency) is imported only
 when credentials are shared with a cluster.

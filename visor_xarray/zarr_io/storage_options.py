@@ -7,7 +7,8 @@ pipeline accelerates). Users pass the options they know from s3fs and fsspec: ``
 obstore's configuration, and keeps the secrets out of reprs and pickles: a pickled
 ``StorageOptions`` (in a dask graph, or an attribute) carries a fingerprint of its
 secrets, which the receiving process finds in its registry
-(:func:`register_credentials`, :func:`share_credentials` for dask.distributed workers),
+(:func:`register_credentials`; :func:`~visor_xarray.zarr_io.credentials.share_credentials`
+for dask.distributed workers),
 and otherwise falls back on the ``AWS_*`` environment variables and files of that process.
 """
 
@@ -28,7 +29,7 @@ __all__ = [
     "SECRET_KEYS",
     "StorageOptions",
     "register_credentials",
-    "share_credentials",
+    "registered_credentials",
 ]
 
 #: Option names whose values are secrets (never shown, never pickled).
@@ -237,20 +238,12 @@ class StorageOptions:
         }
 
 
-def share_credentials(client: Any) -> None:
-    """Send the credentials known in this process to the workers of a dask client.
+def registered_credentials() -> list[dict[str, str]]:
+    """The secrets registered in this process (for :func:`share_credentials`).
 
-    Graphs carry only a fingerprint of the credentials of the remote samples they read;
-    workers look it up in their registry, which this fills (once per worker, through
-    dask's own connection, present and future workers). Workers that read their
-    credentials from their environment (``AWS_*`` variables, ``~/.aws``) need no call.
-
-    Parameters
-    ----------
-    client : distributed.Client
+    Returns
+    -------
+    list of dict
     """
-    from visor_xarray.zarr_io.credentials_plugin import CredentialsPlugin
-
     with _REGISTRY_LOCK:
-        secrets = [dict(s) for s in _REGISTRY.values()]
-    client.register_plugin(CredentialsPlugin(secrets), name=CredentialsPlugin.name)
+        return [dict(s) for s in _REGISTRY.values()]

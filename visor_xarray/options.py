@@ -28,6 +28,10 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: isinstance(v, str) and v in CODEC_PIPELINES,
         "'zarrs' (Rust zarrs pipeline) or 'default' (zarr-python's pipeline)",
     ),
+    "remote_codec_pipeline": (
+        lambda v: isinstance(v, str) and v in CODEC_PIPELINES,
+        "'default' (zarr-python's pipeline) or 'zarrs'",
+    ),
     "write_memory_budget": (_positive_int, "a positive number of bytes"),
     "dask_chunk_bytes": (_positive_int, "a positive number of bytes"),
     "zarrs_threads": (_optional_positive_int, "None (all cores) or a positive integer"),
@@ -41,6 +45,10 @@ _VALIDATORS: dict[str, tuple[Callable[[Any], bool], str]] = {
 OPTIONS: dict[str, Any] = {
     # The Rust pipeline is 2x faster than zarr-python's for sharded uint16 data.
     "codec_pipeline": "zarrs",
+    # Remote stores: zarrs makes two requests (HEAD, ranged GET) per inner chunk, zarr-python
+    # one GET per whole shard read (or concurrent ranged GETs for parts); per-request
+    # latency dominates on object stores (benchmarks/bench_remote.py, docs/remote.md).
+    "remote_codec_pipeline": "default",
     # Upper bound of the bytes one shard write may hold decoded in memory.
     "write_memory_budget": 512 * 2**20,
     # Target size of the dask chunks `chunks={}` / `chunks="auto"` produce from shards.
@@ -98,6 +106,10 @@ class set_options:
         Codec pipeline for arrays opened or created by the library. ``"zarrs"`` (default)
         is the Rust pipeline; ``"default"`` is zarr-python's own. The choice is scoped to
         the arrays this library builds: zarr's global configuration is never changed.
+    remote_codec_pipeline : {"default", "zarrs"}
+        Codec pipeline for arrays of samples at a URL (``s3://``, ``http(s)://``) when no
+        ``codec_pipeline=`` is given: zarr-python's (default), which fetches a shard read
+        whole in one request, where zarrs makes two requests per inner chunk.
     write_memory_budget : int
         Bytes a write may hold in memory, shared by its workers: it sizes the blocks the
         writers encode at once (see :mod:`visor_xarray.write.memory`), never the shards.

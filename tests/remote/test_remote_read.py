@@ -50,10 +50,25 @@ def test_open_dataset_from_s3_equals_local(s3_sample: str, s3_options: dict[str,
     )
     local = xr.open_dataset(VISOR001, engine="visor", name=NAME, chunks={})
     xr.testing.assert_identical(remote.drop_attrs(), local.drop_attrs())
-    assert remote["image"].encoding["codec_pipeline"] == "ZarrsCodecPipeline"
+    # remote arrays use zarr-python's pipeline unless asked (the remote_codec_pipeline option)
+    assert remote["image"].encoding["codec_pipeline"] == "BatchedCodecPipeline"
     assert remote.attrs["vsr_path"] == s3_sample
     np.testing.assert_array_equal(remote["image"].values, local["image"].values)
     assert remote["image"].data.chunks == local["image"].data.chunks
+
+
+@pytest.mark.parametrize("how", ["argument", "option"])
+def test_zarrs_reads_remote_samples_when_asked(
+    s3_sample: str, s3_options: dict[str, Any], how: str
+) -> None:
+    options: dict[str, Any] = {"codec_pipeline": "zarrs"} if how == "argument" else {}
+    with vx.set_options(remote_codec_pipeline="zarrs" if how == "option" else "default"):
+        remote = xr.open_dataset(
+            s3_sample, engine="visor", name=NAME, storage_options=s3_options, **options
+        )
+        assert remote["image"].encoding["codec_pipeline"] == "ZarrsCodecPipeline"
+        local = xr.open_dataset(VISOR001, engine="visor", name=NAME)
+        np.testing.assert_array_equal(remote["image"].values, local["image"].values)
 
 
 def test_open_datatree_from_s3_has_every_group(s3_sample: str, s3_options: dict[str, Any]) -> None:

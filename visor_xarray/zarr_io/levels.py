@@ -19,6 +19,7 @@ from zarr.storage import LocalStore
 
 from visor_xarray.errors import MetadataError, VisorError, VisorWarning
 from visor_xarray.layout import SamplePath
+from visor_xarray.options import OPTIONS
 from visor_xarray.zarr_io.arrays import ReadOnlyAsyncArray, SafeArray, SafeAsyncArray, wrap_array
 from visor_xarray.zarr_io.corruption import check_chunk_geometry
 from visor_xarray.zarr_io.markers import foreign_write_marker, marker_is_stale
@@ -100,7 +101,8 @@ def open_level_array(
     writable : bool
         False returns a :class:`ReadOnlyArray`; True a :class:`SafeArray`.
     pipeline : {"zarrs", "default"}, optional
-        Codec pipeline; defaults to the ``codec_pipeline`` option.
+        Codec pipeline; defaults to the ``codec_pipeline`` option (for a remote path, the
+        ``remote_codec_pipeline`` option).
 
     Returns
     -------
@@ -123,6 +125,7 @@ def open_level_array(
     remote = path if isinstance(path, RemotePath) else None
     if isinstance(path, RemotePath):
         store, key = path.zarr_store(read_only=not writable), path.key
+        pipeline = pipeline or OPTIONS["remote_codec_pipeline"]
     else:
         _check_inside_sample(path)
         store, key = LocalStore(path, read_only=not writable), ""

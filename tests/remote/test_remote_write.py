@@ -111,6 +111,8 @@ def test_transforms_are_saved_into_a_remote_sample(
     shear = deskew(45, (3.5, 1.03, 1.03), image.sizes["y"])
     saver = vx.Transform(url, "v1", "slice_1_10x", storage_options=s3_options)
     saved = saver.save(shear, stack=0, channel=0)
+    by_label = saver.save(shear, stack="stack_1", channel="488", overwrite=True)  # labels too
+    assert by_label == saved
     assert str(saved).startswith(url)
     loaded = vx.Transform(url, "v1", "slice_1_10x", mode="r", storage_options=s3_options)
     np.testing.assert_allclose(
@@ -125,3 +127,58 @@ def test_transforms_are_saved_into_a_remote_sample(
         .visor.resample(to_space="ortho", version="v1")
     )
     assert ortho.notnull().any()
+
+
+def test_remote_whole_image_writes_check_their_mode_and_target(
+    image: xr.DataArray,
+    tmp_path: Path,
+    s3_bucket: str,
+    s3_options: dict[str, Any],
+    http_root: tuple[Path, str],
+) -> None:
+    from conftest import upload_tree
+
+    from visor_xarray.errors import LegacyLayoutError, RemoteUnsupportedError
+    from visor_xarray.testing import make_legacy_sample
+    from visor_xarray.zarr_io.markers import WriteInProgressError
+
+    url = f"s3://{s3_bucket}/OUT.vsr"
+    image.visor.to_vsr(url, image_type="raw", name="slice_1_10x", storage_options=s3_options)
+    before = xr.open_dataset(url, engine="visor", name="slice_1_10x", storage_options=s3_options)
+    with pytest.raises(ValueError, match="mode must be"):
+        (image * 0).visor.to_vsr(
+            url, image_type="raw", name="slice_1_10x", mode="r+", storage_options=s3_options
+        )
+    after = xr.open_dataset(url, engine="visor", name="slice_1_10x", storage_options=s3_options)
+    np.testing.assert_array_equal(after["image"].values, before["image"].values)
+
+    # a live writer's marker (another host) refuses a second writer of that image
+    marker = RemotePath(url, s3_options) / "visor_raw_images" / "slice_1_10x.zarr" / WRITE_MARKER
+    marker.write_text(
+        json.dumps({"operation": "write", "state": "writing", "host": "elsewhere", "pid": 1})
+    )
+    with pytest.raises(WriteInProgressError, match="another write is in progress"):
+        image.visor.to_vsr(
+            url, image_type="raw", name="slice_1_10x", mode="w", storage_options=s3_options
+        )
+    marker.unlink()
+
+    legacy = make_legacy_sample(tmp_path / "L.vsr")
+    endpoint = s3_options["endpoint_url"]
+    upload_tree(legacy, endpoint, s3_bucket, "L.vsr")
+    with pytest.raises(LegacyLayoutError):
+        image.visor.to_vsr(
+            f"s3://{s3_bucket}/L.vsr", image_type="raw", name="new", storage_options=s3_options
+        )
+    with pytest.raises(RemoteUnsupportedError, match="read-only"):
+        image.visor.to_vsr(f"{http_root[1]}/W.vsr", image_type="raw", name="slice_1_10x")
+
+
+def test_uploads_leave_local_locks_behind(s3_bucket: str, s3_options: dict[str, Any]) -> None:
+    from fixture_data import VISOR001
+
+    url = f"s3://{s3_bucket}/C.vsr"
+    vx.copy_sample(VISOR001, url, storage_options=s3_options)
+    names = {p.name for p in RemotePath(url, s3_options).rglob_files()}
+    assert ".visor-lock" not in names
+    assert WRITE_MARKER not in names

@@ -20,7 +20,12 @@ from pathlib import Path
 from visor_xarray.convert.report import CopyReport
 from visor_xarray.errors import ListingUnavailableError, NotAVsrError, TargetExistsError
 from visor_xarray.zarr_io.remote_path import Location, RemotePath
-from visor_xarray.zarr_io.remote_transfer import download_tree, remote_exists, upload_tree
+from visor_xarray.zarr_io.remote_transfer import (
+    download_tree,
+    remote_exists,
+    require_writable_store,
+    upload_tree,
+)
 
 __all__ = ["copy_through_staging"]
 
@@ -61,6 +66,8 @@ def copy_through_staging(
     started = time.perf_counter()
     if target.suffix != ".vsr":
         raise NotAVsrError(target, "the destination must end in .vsr (a sample directory)")
+    if isinstance(target, RemotePath):
+        require_writable_store(target)
     if isinstance(target, RemotePath) and remote_exists(target) and not overwrite:
         raise TargetExistsError(target, "sample", "pass overwrite=True to replace it")
     if isinstance(source, RemotePath) and not source.listable:

@@ -97,10 +97,10 @@ class VsrStore:
         self.path: Path | RemotePath = sample_path(path, storage_options)
         self.mode: SampleMode = mode
         if isinstance(self.path, RemotePath) and mode != "r":
-            raise ReadOnlyError(
+            raise RemoteUnsupportedError(
                 self.path,
-                f"open with mode={mode!r} (remote samples are opened read-only; write "
-                "them with to_vsr or copy_sample to their URL)",
+                f"open with mode={mode!r} (a remote sample opens read-only: to_vsr, "
+                "copy_sample, add_levels and Transform.save write to it)",
             )
         self.legacy = open_sample_dir(self.path, mode, warn_legacy=warn_legacy)
 

@@ -220,8 +220,17 @@ class Transform:
         if self.mode == "r":
             raise ReadOnlyError(self.path, "save a transform")
         if isinstance(self._store.path, RemotePath):
+            # labels are resolved here, against the remote raw image: the staged copy
+            # holds the transform version only
             return self._save_remote(
-                matrix, name, type, format, stack, channel, overwrite, axis_order
+                matrix,
+                name,
+                type,
+                format,
+                self._index("stack", stack) if stack is not None else None,
+                self._index("channel", channel) if channel is not None else None,
+                overwrite,
+                axis_order,
             )
         affine, legacy_stack, legacy_channel = as_affine(matrix)
         stack_index = self._index("stack", stack) if stack is not None else legacy_stack
@@ -265,8 +274,8 @@ class Transform:
         name: str,
         type: str,
         format: str,
-        stack: int | str | None,
-        channel: int | str | None,
+        stack: int | None,
+        channel: int | None,
         overwrite: bool,
         axis_order: str,
     ) -> Location:

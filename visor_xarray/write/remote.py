@@ -11,7 +11,8 @@ disk space of the image (compressed) and is removed whatever happens.
 Region writes and new levels of an existing remote image (:func:`edit_remote_image`)
 download the image into the staging sample, change it there and upload what changed.
 
-Object stores have no locks: two writers of the same sample at once may lose one's entry
+A second writer of one image is refused while the first one's marker is there; but object
+stores have no locks: two writers of the same sample at once may lose one's entry
 in ``selected.json`` (each image's own objects are safe).
 """
 
@@ -24,11 +25,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from visor_xarray import layout
-from visor_xarray.errors import NotAVsrError, TargetExistsError
+from visor_xarray.errors import LegacyLayoutError, NotAVsrError, TargetExistsError
 from visor_xarray.store import VsrStore
 from visor_xarray.write.report import WriteReport
 from visor_xarray.zarr_io.remote_path import RemotePath, relative_key
-from visor_xarray.zarr_io.remote_transfer import SAMPLE_DOCUMENTS, staged_edit, upload_tree
+from visor_xarray.zarr_io.remote_transfer import (
+    SAMPLE_DOCUMENTS,
+    require_writable_store,
+    staged_edit,
+    upload_tree,
+)
 
 __all__ = ["edit_remote_image", "write_to_remote"]
 
@@ -68,7 +74,11 @@ def edit_remote_image(
         If the image does not exist.
     """
     started = time.perf_counter()
-    VsrStore(target).image_dir(image_type, name)  # it must exist (the error lists those that do)
+    require_writable_store(target)
+    store = VsrStore(target, warn_legacy=False)
+    if store.legacy:
+        raise LegacyLayoutError(target, f"{operation} into it")
+    store.image_dir(image_type, name)  # it must exist (the error lists those that do)
     subtree = relative_key(layout.image_dir(target, image_type, name), target)
     report = staged_edit(target, subtree, operation, edit)
     return dataclasses.replace(report, path=target, seconds=time.perf_counter() - started)
@@ -107,8 +117,14 @@ def write_to_remote(
         With ``mode="w-"`` when the image exists.
     """
     started = time.perf_counter()
+    if mode not in ("w-", "w", "a"):
+        raise ValueError(f"mode must be 'w-', 'w' or 'a' for a whole-image write, got {mode!r}")
     if target.suffix != ".vsr":
         raise NotAVsrError(target, "not a .vsr sample (the directory name must end in .vsr)")
+    require_writable_store(target)
+    if (target / "info.json").is_file() or (target / "visor_raw_images").is_dir():
+        if VsrStore(target, warn_legacy=False).legacy:
+            raise LegacyLayoutError(target, "write an image into it")
     image = layout.image_dir(target, image_type, name)
     exists = layout.is_image_dir(image)
     if exists and mode == "w-":

@@ -60,6 +60,8 @@ def _rebuild(
         array = cls(metadata=metadata, store_path=store_path, config=config)
     object.__setattr__(array, "_visor_settings", dict(settings))
     object.__setattr__(array, "_visor_guard", guard)
+    if remote is not None:  # pickled again (dask ships graphs more than once): by URL
+        object.__setattr__(array, "_visor_remote", remote)
     return array
 
 

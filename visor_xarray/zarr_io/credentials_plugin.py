@@ -20,16 +20,16 @@ class CredentialsPlugin(WorkerPlugin):
 
     Parameters
     ----------
-    secrets : list of dict
-        ``key``/``secret``/``token`` mappings, as :func:`register_credentials` takes them.
+    secrets : dict
+        ``key``/``secret``/``token`` mappings by the fingerprint graphs know them by.
     """
 
     name = "visor-xarray-credentials"
 
-    def __init__(self, secrets: list[dict[str, str]]) -> None:
+    def __init__(self, secrets: dict[str, dict[str, str]]) -> None:
         self.secrets = secrets
 
     def setup(self, worker: Any) -> None:
-        """Register the credentials in the worker's process."""
-        for secret in self.secrets:
-            register_credentials(secret)
+        """Register the credentials in the worker's process, under their fingerprints."""
+        for fingerprint, secret in self.secrets.items():
+            register_credentials(secret, fingerprint)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from visor_xarray.errors import VisorError
+from visor_xarray.errors import VisorError, where
 from visor_xarray.layout import SamplePath
 from visor_xarray.zarr_io.atomic_files import read_json, write_json_atomic
 from visor_xarray.zarr_io.lock import sample_lock
@@ -54,20 +54,20 @@ class WriteInProgressError(VisorError, BlockingIOError):
 
     Parameters
     ----------
-    image : str or pathlib.Path
-        The image directory.
+    image : str, pathlib.Path or RemotePath
+        The image directory (or the remote prefix being uploaded).
     marker : dict
         The in-progress marker of the running write.
     """
 
-    def __init__(self, image: str | Path, marker: dict[str, Any]) -> None:
-        self.path = Path(image)
+    def __init__(self, image: object, marker: dict[str, Any]) -> None:
+        self.path = where(image)
         self.marker = marker
         super().__init__(
             f"{self.path}: another write is in progress ({marker.get('operation', '?')} by pid "
             f"{marker.get('pid', '?')} on host {marker.get('host', '?')}, started "
             f"{marker.get('started', '?')}); writes to one image are refused, not interleaved. "
-            f"Wait for it to finish; if that process is gone, delete {self.path / WRITE_MARKER} "
+            f"Wait for it to finish; if that process is gone, delete {self.path}/{WRITE_MARKER} "
             "and rewrite the image."
         )
 

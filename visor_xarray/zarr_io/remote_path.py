@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import obstore
 from obstore.exceptions import (
@@ -67,7 +67,29 @@ _DIRECTORY_DOCUMENTS = (
 )
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+#: What obstore's messages say when a store refuses the credentials.
+_DENIED = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403 Forbidden")
 T = TypeVar("T")
+
+
+def _split_url(url: str) -> tuple[str, str, str]:
+    """``(scheme, bucket or host, path)`` of a URL.
+
+    An ``s3://`` key is taken as written (``#``, ``?``, ``%`` are key characters there); a
+    web URL's path is percent-decoded (``base%20path`` is the directory ``base path``).
+    """
+    scheme, _, rest = url.partition("://")
+    scheme = scheme.lower()
+    if scheme == "s3":
+        authority, _, path = rest.partition("/")
+        return scheme, authority, path
+    parts = urlsplit(url)
+    return scheme, parts.netloc, unquote(parts.path)
+
+
+def _remote_path(scheme: str, authority: str, options: StorageOptions, key: str) -> RemotePath:
+    """A RemotePath from its parts (how it unpickles)."""
+    return RemotePath._at(_Location(scheme, authority, options), key)
 
 
 def is_url(path: object) -> bool:
@@ -100,9 +122,15 @@ class _Location:
         return f"{self.scheme}://{self.authority}/{key}".rstrip("/")
 
 
-@functools.lru_cache(maxsize=64)
 def _store(location: _Location) -> Any:
-    """The obstore store of a location (one per process and location)."""
+    """The obstore store of a location, with the credentials known in this process now."""
+    # the secrets are part of the key: credentials registered after a failed attempt
+    # (share_credentials reaching a worker late) give a new store, not the old one
+    return _cached_store(location, tuple(sorted(location.options.secrets.items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_store(location: _Location, secrets: tuple[tuple[str, str], ...]) -> Any:
     options = location.options
     client = options.client_options(location.scheme)
     if location.scheme == "s3":
@@ -138,22 +166,21 @@ class RemotePath:
     def __init__(
         self, url: str, storage_options: Mapping[str, Any] | StorageOptions | None = None
     ) -> None:
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
+        scheme, authority, path = _split_url(url)
         if scheme not in REMOTE_SCHEMES:
             raise ValueError(
                 f"{url}: unsupported URL scheme {scheme!r}; choose one of {list(REMOTE_SCHEMES)}"
                 " (or a local path, or file://)"
             )
-        if not parts.netloc:
+        if not authority:
             raise ValueError(f"{url}: the URL names no {'bucket' if scheme == 's3' else 'host'}")
         options = (
             storage_options
             if isinstance(storage_options, StorageOptions)
             else StorageOptions.from_mapping(storage_options)
         )
-        self._location = _Location(scheme, parts.netloc, options)
-        self.key = posixpath.normpath(parts.path.strip("/")) if parts.path.strip("/") else ""
+        self._location = _Location(scheme, authority, options)
+        self.key = posixpath.normpath(path.strip("/")) if path.strip("/") else ""
 
     @classmethod
     def _at(cls, location: _Location, key: str) -> RemotePath:
@@ -163,7 +190,9 @@ class RemotePath:
         return path
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (RemotePath, (str(self), self._location.options))
+        # the parts, not the URL: a key may hold characters a URL would read otherwise
+        location = self._location
+        return (_remote_path, (location.scheme, location.authority, location.options, self.key))
 
     # -- a path's arithmetic -----------------------------------------------------------------
 
@@ -275,7 +304,7 @@ class RemotePath:
                 raise RemoteAccessError(
                     self.url, f"the bucket {self._location.authority!r} does not exist", ""
                 ) from None
-            if "InvalidAccessKeyId" in text or "SignatureDoesNotMatch" in text or "403" in text:
+            if any(mark in text for mark in _DENIED):
                 raise RemoteAccessError(
                     self.url,
                     self._denied(),
@@ -380,7 +409,8 @@ class RemotePath:
 
     def relative_to(self, other: RemotePath) -> str:
         """This path's key relative to ``other``'s (a prefix of it)."""
-        if other._location != self._location or not self.key.startswith(other.key):
+        inside = not other.key or self.key == other.key or self.key.startswith(other.key + "/")
+        if other._location != self._location or not inside:
             raise ValueError(f"{self.url} is not under {other.url}")
         return self.key[len(other.key) :].lstrip("/")
 
@@ -519,7 +549,7 @@ def sample_path(
             "not to a local path"
         )
     if is_url(path):
-        return Path(urlsplit(str(path)).path)
+        return Path(unquote(urlsplit(str(path)).path))
     return Path(os.fspath(path))
 
 

@@ -19,19 +19,28 @@ upload leaves the objects already put (under the marker), not an untouched old t
 from __future__ import annotations
 
 import json
+import posixpath
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from visor_xarray.errors import TargetExistsError
-from visor_xarray.zarr_io.markers import WRITE_MARKER, new_marker
+from visor_xarray.errors import RemoteUnsupportedError, TargetExistsError
+from visor_xarray.zarr_io.lock import LOCK_FILE
+from visor_xarray.zarr_io.markers import (
+    WRITE_MARKER,
+    WriteInProgressError,
+    marker_is_stale,
+    new_marker,
+    read_write_marker,
+)
 from visor_xarray.zarr_io.remote_path import RemotePath
 
 __all__ = [
     "SAMPLE_DOCUMENTS",
     "download_tree",
     "remote_exists",
+    "require_writable_store",
     "staged_edit",
     "upload_changes",
     "upload_tree",
@@ -52,6 +61,22 @@ def _upload_order(relative: str) -> tuple[int, int, str]:
     if relative.endswith(_METADATA_SUFFIXES):
         return (1, -relative.count("/"), relative)
     return (0, 0, relative)
+
+
+def require_writable_store(remote: RemotePath) -> None:
+    """Refuse, before any work, to write where the store cannot take writes (plain HTTP).
+
+    Parameters
+    ----------
+    remote : RemotePath
+
+    Raises
+    ------
+    RemoteUnsupportedError
+        For a web server: HTTP samples are read-only.
+    """
+    if not remote.listable:
+        raise RemoteUnsupportedError(remote, "write (a sample served over HTTP is read-only)")
 
 
 def remote_exists(remote: RemotePath) -> bool:
@@ -143,6 +168,10 @@ def upload_changes(
     int
         Bytes uploaded.
     """
+    require_writable_store(remote)
+    existing = read_write_marker(remote)
+    if existing is not None and not marker_is_stale(existing):
+        raise WriteInProgressError(remote, existing)
     marker = new_marker(operation, details)
     marker_file = remote / WRITE_MARKER
     marker_file.write_text(json.dumps(marker))
@@ -154,8 +183,9 @@ def upload_changes(
         for gone in deleted:
             (remote / gone).unlink(missing_ok=True)
         sent = 0
+        local_only = (WRITE_MARKER, LOCK_FILE)  # this machine's marker and lock stay here
         for relative in sorted(
-            (f for f in files if not f.endswith(WRITE_MARKER)), key=_upload_order
+            (f for f in files if posixpath.basename(f) not in local_only), key=_upload_order
         ):
             (remote / relative).upload(local / relative)
             sent += (local / relative).stat().st_size
@@ -230,6 +260,7 @@ def staged_edit(sample: RemotePath, subtree: str, operation: str, edit: Callable
     ListingUnavailableError
         Over plain HTTP, which can neither list nor be written.
     """
+    require_writable_store(sample)
     with tempfile.TemporaryDirectory(prefix="visor-staging-") as scratch:
         local = Path(scratch) / sample.name
         for document in SAMPLE_DOCUMENTS:

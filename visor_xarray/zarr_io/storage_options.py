@@ -1,21 +1,21 @@
 """``storage_options`` as xarray and fsspec users pass them, mapped to obstore's settings.
 
-A sample at a URL is read through obstore (zarr's ``ObjectStore``, which the zarrs codec
-pipeline accelerates). Users pass the options they know from s3fs and fsspec: ``key``,
-``secret``, ``token``, ``endpoint_url``, ``region``, ``anon`` and ``client_kwargs``
-(``endpoint_url``, ``region_name``). :class:`StorageOptions` keeps them, maps them to
-obstore's configuration, and keeps the secrets out of reprs and pickles: a pickled
+A sample at a URL is read through obstore (zarr's ``ObjectStore``). Users pass the
+options they know from s3fs and fsspec: ``key``, ``secret``, ``token``,
+``endpoint_url``, ``region``, ``anon`` and ``client_kwargs`` (``endpoint_url``,
+``region_name``). :class:`StorageOptions` keeps them, maps them to obstore's
+configuration, and keeps the secrets out of reprs and pickles: a pickled
 ``StorageOptions`` (in a dask graph, or an attribute) carries a fingerprint of its
-secrets, which the receiving process finds in its registry
-(:func:`register_credentials`; :func:`~visor_xarray.zarr_io.credentials.share_credentials`
-for dask.distributed workers),
-and otherwise falls back on the ``AWS_*`` environment variables and files of that process.
+secrets (a random token), which the receiving process finds in its registry
+(:func:`register_credentials`; ``visor_xarray.share_credentials`` fills the registries
+of dask.distributed workers), and otherwise falls back on the ``AWS_*`` environment
+variables and files of that process.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
+import secrets as secrets_module
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,24 +46,29 @@ _REGISTRY: dict[str, dict[str, str]] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
-def register_credentials(secrets: Mapping[str, str]) -> str:
-    """Keep ``secrets`` in this process under their fingerprint, which is returned.
+def register_credentials(secrets: Mapping[str, str], fingerprint: str | None = None) -> str:
+    """Keep ``secrets`` in this process under a fingerprint, which is returned.
 
     Parameters
     ----------
     secrets : mapping
         ``key``, ``secret`` and ``token`` values.
+    fingerprint : str, optional
+        The fingerprint another process gave them (a worker receiving them); by default
+        the one they already have here, else a new random one.
 
     Returns
     -------
     str
-        The fingerprint (a hash; it reveals nothing of the secrets).
+        The fingerprint: random, so it reveals nothing of the secrets.
     """
     cleaned = {k: str(v) for k, v in secrets.items() if k in SECRET_KEYS and v is not None}
-    digest = hashlib.sha256(repr(sorted(cleaned.items())).encode()).hexdigest()[:24]
     with _REGISTRY_LOCK:
-        _REGISTRY[digest] = cleaned
-    return digest
+        if fingerprint is None:
+            known = [f for f, s in _REGISTRY.items() if s == cleaned]
+            fingerprint = known[0] if known else secrets_module.token_hex(12)
+        _REGISTRY[fingerprint] = cleaned
+    return fingerprint
 
 
 def _registered(fingerprint: str) -> dict[str, str]:
@@ -129,7 +134,10 @@ class StorageOptions:
             public["endpoint_url"] = str(endpoint)
         if region:
             public["region"] = str(region)
-        if options.get("anon"):
+        anon = options.get("anon", False)
+        if not isinstance(anon, bool):
+            raise ValueError(f"storage_options: anon must be True or False, got {anon!r}")
+        if anon:
             public["anon"] = True
         secrets = {k: str(options[k]) for k in SECRET_KEYS if options.get(k) is not None}
         fingerprint = register_credentials(secrets) if secrets else ""
@@ -238,12 +246,12 @@ class StorageOptions:
         }
 
 
-def registered_credentials() -> list[dict[str, str]]:
-    """The secrets registered in this process (for :func:`share_credentials`).
+def registered_credentials() -> dict[str, dict[str, str]]:
+    """The secrets registered in this process, by fingerprint (for sharing with workers).
 
     Returns
     -------
-    list of dict
+    dict
     """
     with _REGISTRY_LOCK:
-        return [dict(s) for s in _REGISTRY.values()]
+        return {fingerprint: dict(s) for fingerprint, s in _REGISTRY.items()}

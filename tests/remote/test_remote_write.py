@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import upload_tree
+from fixture_data import VISOR001
 
 import visor_xarray as vx
 from visor_xarray.errors import TargetExistsError
@@ -136,7 +138,6 @@ def test_remote_whole_image_writes_check_their_mode_and_target(
     s3_options: dict[str, Any],
     http_root: tuple[Path, str],
 ) -> None:
-    from conftest import upload_tree
 
     from visor_xarray.errors import LegacyLayoutError, RemoteUnsupportedError
     from visor_xarray.testing import make_legacy_sample
@@ -175,8 +176,6 @@ def test_remote_whole_image_writes_check_their_mode_and_target(
 
 
 def test_uploads_leave_local_locks_behind(s3_bucket: str, s3_options: dict[str, Any]) -> None:
-    from fixture_data import VISOR001
-
     url = f"s3://{s3_bucket}/C.vsr"
     vx.copy_sample(VISOR001, url, storage_options=s3_options)
     names = {p.name for p in RemotePath(url, s3_options).rglob_files()}

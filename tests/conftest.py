@@ -12,6 +12,7 @@ import shutil
 import stat
 from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fixture_data import VISOR001, VISOR001_V2024
@@ -30,6 +31,24 @@ def _writable_copy(source: Path, target: Path) -> Path:
     for path in [target, *target.rglob("*")]:
         path.chmod(path.stat().st_mode | stat.S_IWUSR)
     return target
+
+
+@pytest.fixture(scope="module")
+def client() -> Generator[Any, None, None]:
+    """A dask.distributed cluster of 2 worker *processes* (1 thread each), per test module."""
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=40,
+        ) as cluster,
+        distributed.Client(cluster) as connected,
+    ):
+        yield connected
 
 
 @pytest.fixture

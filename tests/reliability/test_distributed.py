@@ -1,6 +1,6 @@
 """open -> select -> (resample ->) to_vsr on a dask.distributed cluster of worker *processes*.
 
-The module-scoped ``client`` fixture (2 worker processes, 1 thread each) is meant to be
+The module-scoped ``client`` fixture (tests/conftest.py: 2 worker processes, 1 thread each) is
 reused: add cluster tests below. Everything sent to the workers must pickle: the backend
 array, the level arrays (read-only and writable), the resampling blocks and the write
 targets; an array is rebuilt on a worker under the pipeline settings it was opened with
@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import pickle
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,21 +36,6 @@ from visor_xarray.zarr_io import SafeAsyncArray
 distributed = pytest.importorskip("distributed")
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[distributed.Client]:
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=40,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ storage options, and the credentials reach the workers once, through
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -24,21 +23,6 @@ distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow
 
 NAME = "slice_1_10x"
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[distributed.Client]:
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=40,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
 
 
 def test_workers_read_and_resample_from_s3(

@@ -19,7 +19,6 @@ in ``selected.json`` (each image's own objects are safe).
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,10 +29,8 @@ from visor_xarray.store import VsrStore
 from visor_xarray.write.report import WriteReport
 from visor_xarray.zarr_io.remote_path import RemotePath, relative_key
 from visor_xarray.zarr_io.remote_transfer import (
-    SAMPLE_DOCUMENTS,
     require_writable_store,
     staged_edit,
-    upload_tree,
 )
 
 __all__ = ["edit_remote_image", "write_to_remote"]
@@ -131,23 +128,6 @@ def write_to_remote(
         raise TargetExistsError(
             image, "image", "mode='w-' refuses to replace it; use mode='w' to overwrite it"
         )
-    with tempfile.TemporaryDirectory(prefix="visor-staging-") as scratch:
-        local = Path(scratch) / target.name
-        present = {}
-        for document in SAMPLE_DOCUMENTS:
-            remote = target / document
-            present[document] = remote.is_file()
-            if present[document]:
-                remote.download_file(local / document)
-        report = write_local(local)
-        upload_tree(
-            layout.image_dir(local, image_type, name),
-            image,
-            operation="write",
-            overwrite=True,
-        )
-        for document in SAMPLE_DOCUMENTS:
-            changed = document.endswith("selected.json") and image_type == layout.RAW
-            if (local / document).is_file() and (changed or not present[document]):
-                (target / document).upload(local / document)
+    subtree = relative_key(image, target)
+    report = staged_edit(target, subtree, "write", write_local, replace=True)
     return dataclasses.replace(report, path=target, seconds=time.perf_counter() - started)

@@ -229,7 +229,14 @@ def _stamps(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def staged_edit(sample: RemotePath, subtree: str, operation: str, edit: Callable[[Path], T]) -> T:
+def staged_edit(
+    sample: RemotePath,
+    subtree: str,
+    operation: str,
+    edit: Callable[[Path], T],
+    *,
+    replace: bool = False,
+) -> T:
     """Change part of a remote sample through a local copy of that part.
 
     The sample's documents (:data:`SAMPLE_DOCUMENTS`) and every object under ``subtree``
@@ -249,6 +256,9 @@ def staged_edit(sample: RemotePath, subtree: str, operation: str, edit: Callable
         Recorded in the marker.
     edit : callable
         ``edit(local_sample) -> T``.
+    replace : bool, default False
+        ``edit`` writes the subtree afresh (a whole image): it is not downloaded, and
+        what lies under it remotely is replaced by what ``edit`` wrote.
 
     Returns
     -------
@@ -257,8 +267,10 @@ def staged_edit(sample: RemotePath, subtree: str, operation: str, edit: Callable
 
     Raises
     ------
-    ListingUnavailableError
-        Over plain HTTP, which can neither list nor be written.
+    RemoteUnsupportedError
+        Over plain HTTP, which cannot be written.
+    WriteInProgressError
+        If a live writer's marker lies at the subtree.
     """
     require_writable_store(sample)
     with tempfile.TemporaryDirectory(prefix="visor-staging-") as scratch:
@@ -266,7 +278,8 @@ def staged_edit(sample: RemotePath, subtree: str, operation: str, edit: Callable
         for document in SAMPLE_DOCUMENTS:
             if (sample / document).is_file():
                 (sample / document).download_file(local / document)
-        download_tree(sample / subtree, local / subtree)
+        if not replace:
+            download_tree(sample / subtree, local / subtree)
         before = _stamps(local)
         result = edit(local)
         after = _stamps(local)
@@ -282,6 +295,7 @@ def staged_edit(sample: RemotePath, subtree: str, operation: str, edit: Callable
                 if name not in after and name.startswith(prefix)
             ],
             operation=operation,
+            replace_all=replace,
         )
         for document in SAMPLE_DOCUMENTS:
             if document in changed:
